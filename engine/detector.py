@@ -1,0 +1,128 @@
+"""What a detector is, what it returns, and the helper the built-ins use to score checks."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import IO, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .media import CONTENT_TYPES, ContentType, MediaInfo
+
+
+class NoParams(BaseModel):
+    """Params model for detectors that take none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class DetectorResult(BaseModel):
+    """One detector's verdict on one file: the `results[]` entry without its ids."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    score: float = Field(ge=0.0, le=1.0)
+    pass_check: bool
+    rationale: str
+    metrics: dict[str, Any]
+
+    @field_validator("score")
+    @classmethod
+    def _finite(cls, v: float) -> float:
+        if not math.isfinite(v):
+            raise ValueError("score must be a finite number between 0 and 1")
+        return v
+
+
+@dataclass(frozen=True)
+class Media:
+    """A probed file as a detector receives it.
+
+    `info` is the shared description. Detectors that declared `reads="content"` may call
+    `open()` for a fresh seekable binary file object of the whole content (or use
+    `pique_engine.decode` to get samples); header-only detectors never should.
+    """
+
+    info: MediaInfo
+    name: str
+    opener: Callable[[], IO[bytes]] = field(repr=False)
+
+    def open(self) -> IO[bytes]:
+        return self.opener()
+
+
+DetectorFn = Callable[[Media, Any], DetectorResult]
+
+
+@dataclass(frozen=True)
+class Detector:
+    """A named check a judge's criterion can ask for.
+
+    `evaluate(media, params)` receives the probed media and an instance of `params`
+    (validated when the judge is loaded) and returns a `DetectorResult` whose `metrics`
+    are keyed by the detector's name.
+    """
+
+    name: str
+    content_types: frozenset[ContentType]
+    evaluate: DetectorFn
+    params: type[BaseModel] = NoParams
+    reads: Literal["header", "content"] = "header"
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "content_types", frozenset(self.content_types))
+        unknown = set(self.content_types) - set(CONTENT_TYPES)
+        if unknown or not self.content_types:
+            raise ValueError(
+                f"detector {self.name!r}: content_types must be a non-empty subset of "
+                f"{list(CONTENT_TYPES)}, got {sorted(self.content_types)}"
+            )
+        if not self.name.isidentifier():
+            raise ValueError(f"detector name {self.name!r} must be a Python identifier, e.g. 'audio_loudness'")
+
+
+@dataclass
+class Checks:
+    """Collects pass/fail checks; scores them as the share that pass.
+
+    >>> c = Checks()
+    >>> c.check("fps", 24, ">= 29", ok=False)
+    >>> c.result(name="video_specs", metrics={}, summary="ok").score
+    0.0
+    """
+
+    failures: list[str] = field(default_factory=list)
+    total: int = 0
+
+    def check(self, label: str, measured: object, required: str, *, ok: bool) -> None:
+        self.total += 1
+        if not ok:
+            self.failures.append(f"{label} {_fmt(measured)} (required {required})")
+
+    def result(self, *, name: str, metrics: dict[str, Any], summary: str) -> DetectorResult:
+        """Score = passed / total (1.0 with no checks); the rationale names every failure."""
+        passed = self.total - len(self.failures)
+        score = passed / self.total if self.total else 1.0
+        if self.failures:
+            rationale = f"{len(self.failures)} of {self.total} checks failed: " + "; ".join(self.failures)
+        else:
+            rationale = summary
+        return DetectorResult(
+            score=round(score, 4),
+            pass_check=not self.failures,
+            rationale=rationale,
+            metrics={name: metrics},
+        )
+
+
+def _fmt(value: object) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, Iterable) and not isinstance(value, str):
+        return ", ".join(_fmt(v) for v in value)
+    return str(value)

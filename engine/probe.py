@@ -1,0 +1,298 @@
+"""Opening a media file once and describing it as a `MediaInfo`.
+
+The reader is chosen from the file's first bytes (`sniff`): Pillow for images (header only,
+pixels are never decoded), soundfile for the audio formats libsndfile reads (a header read),
+PyAV for everything else, with the demuxer pinned to the sniffed format and the probe kept
+small so FFmpeg reads headers instead of decoding frames.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import IO
+
+from . import mp4
+from .errors import MediaLimitError, ProbeError
+from .media import AudioStream, ImageInfo, MediaInfo, VideoStream
+from .sniff import HEAD_BYTES, Format, sniff
+
+log = logging.getLogger(__name__)
+
+# Pillow's own hard limit (twice MAX_IMAGE_PIXELS); above it an image is a decompression bomb.
+DEFAULT_MAX_IMAGE_PIXELS = 178_956_970
+
+
+@dataclass(frozen=True)
+class ProbeLimits:
+    """Safety limits checked from headers, before anything is decoded."""
+
+    max_image_pixels: int = DEFAULT_MAX_IMAGE_PIXELS
+    max_video_pixels: int = 8192 * 8192
+    max_duration_sec: float = 6 * 3600.0
+
+
+def probe(source: str | os.PathLike[str] | IO[bytes], limits: ProbeLimits | None = None) -> MediaInfo:
+    """Describe the media in `source`, a path or a seekable binary file object.
+
+    A path is opened here as a plain file, so FFmpeg never sees a file name or URL it could
+    interpret (a path ending in .m3u8 is still just bytes). Raises `ProbeError` for files that
+    are not readable media and `MediaLimitError` for files past a safety limit.
+    """
+    limits = limits or ProbeLimits()
+    if isinstance(source, (str, os.PathLike)):
+        try:
+            with open(source, "rb") as f:
+                return probe_file(f, limits)
+        except OSError as exc:
+            raise ProbeError(f"cannot open {str(Path(source))!r}: {exc.strerror}") from None
+    return probe_file(source, limits)
+
+
+def probe_file(f: IO[bytes], limits: ProbeLimits) -> MediaInfo:
+    size = f.seek(0, io.SEEK_END)
+    f.seek(0)
+    head = f.read(HEAD_BYTES)
+    f.seek(0)
+    fmt = sniff(head)
+    if fmt.reader == "pillow":
+        info = _probe_image(f, fmt, size, limits)
+    elif fmt.reader == "soundfile":
+        try:
+            info = _probe_soundfile(f, fmt, size)
+        except ProbeError:
+            f.seek(0)
+            info = _probe_pyav(f, fmt, size, limits)  # e.g. a WAV codec libsndfile lacks
+    else:
+        info = _probe_pyav(f, fmt, size, limits)
+    _check_limits(info, limits)
+    return info
+
+
+def _check_limits(info: MediaInfo, limits: ProbeLimits) -> None:
+    if info.video and info.video.width * info.video.height > limits.max_video_pixels:
+        raise MediaLimitError(
+            f"the video claims {info.video.width}x{info.video.height} pixels per frame, above the "
+            f"{limits.max_video_pixels:,}-pixel limit (PIQUE_MAX_VIDEO_PIXELS)"
+        )
+    if info.duration_sec is not None and info.duration_sec > limits.max_duration_sec:
+        raise MediaLimitError(
+            f"the file claims a duration of {info.duration_sec:,.0f} s, above the "
+            f"{limits.max_duration_sec:,.0f} s limit (PIQUE_MAX_DURATION_SEC)"
+        )
+
+
+# -- images ---------------------------------------------------------------------------------
+
+_SWAPPING_ORIENTATIONS = {5, 6, 7, 8}
+
+
+def _probe_image(f: IO[bytes], fmt: Format, size: int, limits: ProbeLimits) -> MediaInfo:
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            img = Image.open(f, formats=[fmt.pillow_format])
+    except Image.DecompressionBombError as exc:
+        raise MediaLimitError(f"the {fmt.container} image is too large to evaluate safely: {exc}") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise ProbeError(f"the file starts like a {fmt.container.upper()} image but cannot be read: {exc}") from None
+    with img:
+        w, h = img.size
+        if w <= 0 or h <= 0:
+            raise ProbeError(f"the {fmt.container} image declares an empty size {w}x{h}")
+        if w * h > limits.max_image_pixels:
+            raise MediaLimitError(
+                f"the {fmt.container} image claims {w}x{h} = {w * h:,} pixels, above the "
+                f"{limits.max_image_pixels:,}-pixel limit (PIQUE_MAX_IMAGE_PIXELS)"
+            )
+        orientation = _exif_orientation(img)
+        try:
+            frames = int(getattr(img, "n_frames", 1))
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise ProbeError(f"the {fmt.container} image is damaged: {exc}") from None
+        dw, dh = (h, w) if orientation in _SWAPPING_ORIENTATIONS else (w, h)
+        image = ImageInfo(
+            format=fmt.container,
+            width=dw,
+            height=dh,
+            stored_width=w,
+            stored_height=h,
+            orientation=orientation,
+            frames=frames,
+            mode=img.mode,
+        )
+    return MediaInfo(kind="image", container=fmt.container, size_bytes=size, duration_sec=None, bit_rate=None, image=image)
+
+
+def _exif_orientation(img) -> int:
+    from PIL import Image
+
+    # Only EXIF the header already holds: getexif() on a PNG decodes the whole image to look
+    # for an eXIf chunk after the pixels.
+    raw = img.info.get("exif")
+    try:
+        if raw:
+            exif = Image.Exif()
+            exif.load(raw)
+            value = exif.get(0x0112, 1)
+        elif hasattr(img, "tag_v2"):  # TIFF keeps it among its own tags
+            value = img.tag_v2.get(0x0112, 1)
+        else:
+            return 1
+    except Exception:  # a damaged EXIF block must not fail an otherwise readable image
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+# -- audio through libsndfile ---------------------------------------------------------------
+
+_SF_CODECS = {"MPEG_LAYER_III": "mp3", "VORBIS": "vorbis", "OPUS": "opus"}
+
+
+def _probe_soundfile(f: IO[bytes], fmt: Format, size: int) -> MediaInfo:
+    import soundfile
+
+    try:
+        with soundfile.SoundFile(f) as sf:
+            rate, channels, frames, subtype = sf.samplerate, sf.channels, sf.frames, sf.subtype
+    except (RuntimeError, soundfile.LibsndfileError, TypeError, ValueError) as exc:
+        raise ProbeError(f"libsndfile cannot read this {fmt.container}: {exc}") from None
+    if rate <= 0 or channels <= 0:
+        raise ProbeError(f"the {fmt.container} header declares {rate} Hz and {channels} channels")
+    duration = frames / rate if frames > 0 else None
+    codec = _SF_CODECS.get(subtype, fmt.container if fmt.container == "flac" else subtype.lower())
+    bit_rate = int(size * 8 / duration) if duration else None
+    audio = AudioStream(codec=codec, sample_rate=rate, channels=channels, duration_sec=duration, bit_rate=bit_rate)
+    return MediaInfo(kind="audio", container=fmt.container, size_bytes=size, duration_sec=duration, bit_rate=bit_rate, audio=audio)
+
+
+# -- everything else through FFmpeg ---------------------------------------------------------
+
+# Header-carrying containers describe their streams without FFmpeg decoding a frame, so the
+# probe can be as small as FFmpeg allows; raw streams (ADTS, MPEG-TS, MP3) need packets.
+_SMALL_PROBE = {"mov", "matroska", "wav", "flac", "ogg"}
+
+
+def _probe_pyav(f: IO[bytes], fmt: Format, size: int, limits: ProbeLimits) -> MediaInfo:
+    import av
+
+    small = fmt.demuxer in _SMALL_PROBE
+    options = {
+        # Only the sniffed demuxer may open the file: no playlist, concat or image2 demuxer
+        # that would follow references named inside an upload.
+        "format_whitelist": fmt.demuxer or "",
+        "probesize": "32" if small else str(1 << 20),
+        "analyzeduration": "0" if small else str(5_000_000),
+    }
+    try:
+        container = av.open(f, format=fmt.demuxer, container_options=options, buffer_size=16384)
+    except av.FFmpegError as exc:
+        raise ProbeError(f"FFmpeg cannot read this {fmt.container} file: {_ffmpeg_reason(exc)}") from None
+    except (ValueError, OSError) as exc:
+        raise ProbeError(f"FFmpeg cannot read this {fmt.container} file: {exc}") from None
+    with container:
+        video_stream = next((s for s in container.streams.video if not _is_cover_art(s)), None)
+        audio_stream = next(iter(container.streams.audio), None)
+        if video_stream is None and audio_stream is None:
+            raise ProbeError(f"the {fmt.container} file has no video or audio stream")
+        duration = container.duration / 1_000_000 if container.duration and container.duration > 0 else None
+        if duration is None:
+            duration = _stream_duration(video_stream) or _stream_duration(audio_stream)
+        if duration is None and fmt.demuxer == "matroska":
+            duration = _demuxed_duration(container, limits)
+        bit_rate = container.bit_rate or None
+        video = _video(video_stream, f, fmt, duration) if video_stream is not None else None
+        audio = _audio(audio_stream, duration) if audio_stream is not None else None
+    kind = "video" if video else "audio"
+    container_name = fmt.container if (video or fmt.container != "mp4") else "m4a"
+    return MediaInfo(kind=kind, container=container_name, size_bytes=size, duration_sec=duration, bit_rate=bit_rate, video=video, audio=audio)
+
+
+def _ffmpeg_reason(exc: Exception) -> str:
+    reason = getattr(exc, "strerror", None) or str(exc)
+    return reason.rstrip(".")
+
+
+def _is_cover_art(stream) -> bool:
+    import av
+
+    return bool(stream.disposition & av.stream.Disposition.attached_pic)
+
+
+def _stream_duration(stream) -> float | None:
+    if stream is None or not stream.duration or stream.time_base is None:
+        return None
+    seconds = float(stream.duration * stream.time_base)
+    return seconds if seconds > 0 else None
+
+
+def _demuxed_duration(container, limits: ProbeLimits) -> float | None:
+    """Duration of a file whose header has none (WebM from browsers): the last packet's end."""
+    end = None
+    for packet in container.demux():
+        if packet.pts is None or packet.time_base is None:
+            continue
+        t = float((packet.pts + (packet.duration or 0)) * packet.time_base)
+        if end is None or t > end:
+            end = t
+            if end > limits.max_duration_sec:
+                break
+    return end if end and end > 0 else None
+
+
+def _video(stream, f: IO[bytes], fmt: Format, container_duration: float | None) -> VideoStream:
+    ctx = stream.codec_context
+    w, h = int(ctx.width or 0), int(ctx.height or 0)
+    if w <= 0 or h <= 0:
+        raise ProbeError(f"the {fmt.container} video stream declares no picture size")
+    rotation = 0
+    if fmt.demuxer == "mov":
+        pos = f.tell()
+        rotation = mp4.video_rotation(f)
+        f.seek(pos)
+    dw, dh = (h, w) if rotation in (90, 270) else (w, h)
+    fps = _fps(stream.average_rate)
+    frames = int(stream.frames) if stream.frames else None
+    return VideoStream(
+        codec=ctx.name,
+        width=dw,
+        height=dh,
+        stored_width=w,
+        stored_height=h,
+        rotation=rotation,
+        fps=fps,
+        frames=frames,
+        duration_sec=_stream_duration(stream) or container_duration,
+        bit_rate=ctx.bit_rate or None,
+        pix_fmt=ctx.pix_fmt,
+    )
+
+
+def _fps(rate: Fraction | None) -> float | None:
+    if not rate or rate <= 0:
+        return None
+    return round(float(rate), 3)
+
+
+def _audio(stream, container_duration: float | None) -> AudioStream:
+    ctx = stream.codec_context
+    rate = int(ctx.sample_rate or 0)
+    channels = int(ctx.channels or 0) if hasattr(ctx, "channels") else 0
+    if not channels and ctx.layout is not None:
+        channels = ctx.layout.nb_channels
+    if rate <= 0:
+        raise ProbeError("the audio stream declares no sample rate")
+    return AudioStream(
+        codec=ctx.name,
+        sample_rate=rate,
+        channels=channels,
+        duration_sec=_stream_duration(stream) or container_duration,
+        bit_rate=ctx.bit_rate or None,
+    )
