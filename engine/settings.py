@@ -1,0 +1,49 @@
+"""One settings object, read from the environment (``PIQUE_`` prefix) once, at start-up.
+
+The standard Google variables (``GOOGLE_CLOUD_PROJECT``, ``PUBSUB_EMULATOR_HOST``,
+``STORAGE_EMULATOR_HOST``, ``GOOGLE_APPLICATION_CREDENTIALS``) are read by the official
+clients themselves; `google_cloud_project` is here only because the worker needs the name.
+"""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting pique-engine reads. Field `x` is the variable ``PIQUE_X``."""
+
+    model_config = SettingsConfigDict(env_prefix="PIQUE_", extra="ignore")
+
+    # plugins
+    load_plugins: str | None = Field(default=None, description="Comma list of plugins to load; empty loads none; unset loads all.")
+    strict_plugins: bool = Field(default=False, description="Fail at start-up when a plugin cannot load, instead of skipping it.")
+
+    # media safety limits, checked from headers before decoding
+    max_image_pixels: int = 178_956_970
+    max_video_pixels: int = 8192 * 8192
+    max_duration_sec: float = 6 * 3600.0
+
+    # store
+    database_url: str = Field(default="sqlite:///pique.db", description="SQLAlchemy URL; PostgreSQL in production.")
+
+    # worker
+    bucket: str | None = None
+    subscription: str | None = Field(default=None, description="Full path: projects/P/subscriptions/S.")
+    google_cloud_project: str | None = Field(default=None, validation_alias=AliasChoices("PIQUE_GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_PROJECT"))
+    concurrency: int = Field(default=2, ge=1, description="Evaluations in flight per worker process.")
+    evaluation_timeout_sec: float = Field(default=300.0, gt=0)
+    max_delivery_attempts: int = Field(default=5, ge=1)
+    metrics_port: int | None = Field(default=None, description="Port for /healthz, /readyz and /metrics; unset disables.")
+    log_format: str = Field(default="auto", description="'json', 'text' or 'auto' (JSON when stderr is not a terminal).")
+
+    # webhooks
+    webhook_allow_private: bool = Field(default=False, description="Allow webhook URLs that resolve to loopback/private/link-local addresses.")
+    webhook_timeout_sec: float = 10.0
+
+    def plugin_selection(self) -> list[str] | None:
+        """`load_plugins` as `load_plugins()` expects it: None for all, a list otherwise."""
+        if self.load_plugins is None:
+            return None
+        return [p.strip() for p in self.load_plugins.split(",") if p.strip()]
