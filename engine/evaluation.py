@@ -1,0 +1,171 @@
+"""The scoring pipeline: probe once, run each applicable criterion's detector, build the payload.
+
+It knows detectors' results, not queues, storage or HTTP: the CLI, the worker and the API all
+hand it a `MediaSource` and a bound judge and get back the payload to print or send.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from .detector import DetectorResult, Media
+from .errors import ContentMismatch, MediaError, PiqueError
+from .judge import BoundCriterion, BoundJudge
+from .media import ContentType, MediaInfo
+from .payloads import CompletedPayload, CriterionResult, FailedPayload, Payload
+from .plugins import Plugins
+from .probe import ProbeLimits, probe_file
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class MediaSource:
+    """Where a file's bytes come from.
+
+    `open_header` gives a seekable file object for the probe, which reads only headers (the
+    worker passes ranged reads of a GCS object); `open_content` gives one for detectors that
+    read every sample (the worker streams the object to a temporary file first).
+    """
+
+    name: str
+    open_header: Callable[[], IO[bytes]]
+    open_content: Callable[[], IO[bytes]]
+
+    @classmethod
+    def from_path(cls, path: str | Path) -> MediaSource:
+        path = Path(path)
+        return cls(name=path.name, open_header=lambda: open(path, "rb"), open_content=lambda: open(path, "rb"))
+
+
+@dataclass
+class Evaluation:
+    """The outcome of one evaluation: the payload, and what it cost."""
+
+    payload: Payload
+    info: MediaInfo | None
+    probe_ms: float
+    detector_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def completed(self) -> bool:
+        return isinstance(self.payload, CompletedPayload)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:16]}"
+
+
+def check_content_type(info: MediaInfo, declared: ContentType) -> None:
+    """Raise `ContentMismatch` when the file cannot be evaluated as the declared type.
+
+    A video's audio track may be evaluated as audio; otherwise the file must be what it
+    says it is.
+    """
+    ok = {
+        "video": info.video is not None,
+        "image": info.image is not None,
+        "audio": info.audio is not None and info.image is None,
+    }[declared]
+    if not ok:
+        raise ContentMismatch(
+            f"the upload was declared as {declared} but the file is {info.describe()}; "
+            f"declare content_type {info.kind!r} or upload a {declared} file"
+        )
+
+
+class Evaluator:
+    """Evaluates media against bound judges with the loaded plugins."""
+
+    def __init__(self, plugins: Plugins, limits: ProbeLimits | None = None) -> None:
+        self.plugins = plugins
+        self.limits = limits or ProbeLimits()
+
+    def evaluate(
+        self,
+        source: MediaSource,
+        judge: BoundJudge,
+        *,
+        job_id: str,
+        content_type: ContentType | None = None,
+        evaluation_id: str | None = None,
+        content_id: str | None = None,
+    ) -> Evaluation:
+        """Evaluate one file. Never raises for bad media or failing detectors: those become
+        a failed payload or failing criteria."""
+        started = time.perf_counter()
+        try:
+            with source.open_header() as f:
+                info = probe_file(f, self.limits)
+            declared = content_type or info.kind
+            check_content_type(info, declared)
+            criteria = judge.criteria_for(declared)
+            if not criteria:
+                handled = sorted({t for c in judge.criteria for t in c.detector.content_types})
+                raise MediaError(
+                    f"judge {judge.judge_id!r} has no criterion for {declared} content "
+                    f"(its detectors handle: {', '.join(handled)})"
+                )
+        except PiqueError as exc:
+            probe_ms = (time.perf_counter() - started) * 1000
+            log.info("evaluation failed for job %s: %s", job_id, exc)
+            failed = FailedPayload(job_id=job_id, error=str(exc), judge_id=judge.judge_id)
+            return Evaluation(payload=failed, info=None, probe_ms=probe_ms)
+        probe_ms = (time.perf_counter() - started) * 1000
+
+        media = Media(info=info, name=source.name, opener=source.open_content)
+        results: list[CriterionResult] = []
+        timings: dict[str, float] = {}
+        for bound in criteria:
+            t0 = time.perf_counter()
+            results.append(run_criterion(bound, media))
+            timings[bound.criterion.criterion_id] = (time.perf_counter() - t0) * 1000
+        score = self.plugins.pm.hook.overall_score(judge=judge.judge, results=results)
+        payload = CompletedPayload(
+            evaluation_id=evaluation_id or str(uuid.uuid4()),
+            job_id=job_id,
+            content_id=content_id or str(uuid.uuid4()),
+            judge_id=judge.judge_id,
+            overall_score=score,
+            results=results,
+        )
+        return Evaluation(payload=payload, info=info, probe_ms=probe_ms, detector_ms=timings)
+
+
+def run_criterion(bound: BoundCriterion, media: Media) -> CriterionResult:
+    """Run one detector; an exception or an invalid result fails this criterion only."""
+    det = bound.detector
+    try:
+        result = det.evaluate(media, bound.params)
+        if not isinstance(result, DetectorResult):
+            raise TypeError(f"returned {type(result).__name__}, expected DetectorResult")
+    except PiqueError as exc:
+        return _failed_criterion(bound, str(exc))
+    except Exception as exc:  # third-party code: report it, keep the other criteria
+        log.exception("detector %r raised on %s", det.name, media.name)
+        return _failed_criterion(bound, f"detector {det.name!r} failed: {type(exc).__name__}: {exc}")
+    return CriterionResult(
+        criterion_id=bound.criterion.criterion_id,
+        detector_name=det.name,
+        pass_check=result.pass_check,
+        score=result.score,
+        rationale=result.rationale,
+        metrics=result.metrics,
+    )
+
+
+def _failed_criterion(bound: BoundCriterion, error: str) -> CriterionResult:
+    return CriterionResult(
+        criterion_id=bound.criterion.criterion_id,
+        detector_name=bound.detector.name,
+        pass_check=False,
+        score=0.0,
+        rationale=error,
+        metrics={bound.detector.name: {"error": error}},
+    )
