@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import IO
 
 from .detector import DetectorResult, Media
-from .errors import ContentMismatch, MediaError, PiqueError
+from .errors import ContentMismatch, MediaError, PiqueError, ProbeError
 from .judge import BoundCriterion, BoundJudge
 from .media import ContentType, MediaInfo
 from .payloads import CompletedPayload, CriterionResult, FailedPayload, Payload
@@ -41,7 +41,14 @@ class MediaSource:
     @classmethod
     def from_path(cls, path: str | Path) -> MediaSource:
         path = Path(path)
-        return cls(name=path.name, open_header=lambda: open(path, "rb"), open_content=lambda: open(path, "rb"))
+
+        def opener() -> IO[bytes]:
+            try:
+                return open(path, "rb")
+            except OSError as exc:
+                raise ProbeError(f"cannot open {str(path)!r}: {exc.strerror}") from None
+
+        return cls(name=path.name, open_header=opener, open_content=opener)
 
 
 @dataclass
@@ -97,8 +104,11 @@ class Evaluator:
         evaluation_id: str | None = None,
         content_id: str | None = None,
     ) -> Evaluation:
-        """Evaluate one file. Never raises for bad media or failing detectors: those become
-        a failed payload or failing criteria."""
+        """Evaluate one file.
+
+        Bad media and failing detectors become a failed payload or failing criteria; only
+        errors worth retrying (`StorageError`: the bytes could not be fetched) propagate.
+        """
         started = time.perf_counter()
         try:
             with source.open_header() as f:
@@ -112,7 +122,7 @@ class Evaluator:
                     f"judge {judge.judge_id!r} has no criterion for {declared} content "
                     f"(its detectors handle: {', '.join(handled)})"
                 )
-        except PiqueError as exc:
+        except MediaError as exc:
             probe_ms = (time.perf_counter() - started) * 1000
             log.info("evaluation failed for job %s: %s", job_id, exc)
             failed = FailedPayload(job_id=job_id, error=str(exc), judge_id=judge.judge_id)

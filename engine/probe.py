@@ -194,7 +194,7 @@ def _probe_pyav(f: IO[bytes], fmt: Format, size: int, limits: ProbeLimits) -> Me
     try:
         container = av.open(f, format=fmt.demuxer, container_options=options, buffer_size=16384)
     except av.FFmpegError as exc:
-        raise ProbeError(f"FFmpeg cannot read this {fmt.container} file: {_ffmpeg_reason(exc)}") from None
+        raise ProbeError(f"FFmpeg cannot read this {fmt.container} file (is it complete and undamaged?): {_ffmpeg_reason(exc)}") from None
     except (ValueError, OSError) as exc:
         raise ProbeError(f"FFmpeg cannot read this {fmt.container} file: {exc}") from None
     with container:

@@ -115,12 +115,15 @@ def write_video(
         if audio_rate:
             arate = 48000 if acodec == "libopus" else audio_rate
             layout = "mono" if audio_channels == 1 else "stereo"
-            audio = (out.add_stream(acodec, rate=arate, layout=layout), arate, layout)
+            astream = out.add_stream(acodec, rate=arate, layout=layout)
+            astream.bit_rate = 32000 * audio_channels
+            audio = (astream, arate, layout)
         bar = max(1, width // 16)
         y = np.full((height, width), 60, np.uint8)
         for i in range(n_frames):
             frame_y = y.copy()
-            x = (i * 4) % max(1, width - bar)
+            # The bar steps once a second: the picture changes, yet files stay small enough to commit.
+            x = (i // max(1, round(float(rate))) * bar) % max(1, width - bar)
             frame_y[:, x : x + bar] = 200
             frame = av.VideoFrame(width, height, "yuv420p")
             _fill_yuv(frame, frame_y)

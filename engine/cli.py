@@ -1,0 +1,138 @@
+"""The `pique-engine` command: parses arguments and calls the engine, nothing more."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from .errors import PiqueError
+
+
+def _settings():
+    from .settings import Settings
+
+    return Settings()
+
+
+def _plugins(settings):
+    from .plugins import load_plugins
+
+    try:
+        return load_plugins(settings.plugin_selection(), strict=settings.strict_plugins)
+    except PiqueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--log-level", default="WARNING", show_default=True, help="DEBUG, INFO, WARNING or ERROR.")
+@click.version_option(package_name="pique-engine")
+@click.pass_context
+def cli(ctx: click.Context, log_level: str) -> None:
+    """Evaluate video, image and audio against judges; report by signed webhook."""
+    from .logs import configure_logging
+
+    settings = _settings()
+    configure_logging(log_level, settings.log_format)
+    ctx.obj = settings
+
+
+@cli.command()
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--judge", "judge_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Judge JSON file.")
+@click.option("--content-type", type=click.Choice(["video", "image", "audio"]), help="Declared type; defaults to what each file is.")
+@click.option("--job-id", help="Job id for the payload (one file only); generated otherwise.")
+@click.pass_obj
+def evaluate(settings, files: tuple[Path, ...], judge_path: Path, content_type: str | None, job_id: str | None) -> None:
+    """Evaluate FILES against a judge; print one payload per file as a JSON line.
+
+    Exits 0 when every evaluation completed, 1 when any failed, 2 on usage errors.
+    """
+    from .evaluation import Evaluator, MediaSource, new_id
+    from .judge import load_judge_file
+    from .probe import ProbeLimits
+
+    if job_id and len(files) > 1:
+        raise click.UsageError("--job-id names one evaluation; give a single file or leave it out")
+    plugins = _plugins(settings)
+    try:
+        judge = load_judge_file(judge_path, plugins.detectors)
+    except PiqueError as exc:
+        raise click.UsageError(str(exc)) from None
+    limits = ProbeLimits(settings.max_image_pixels, settings.max_video_pixels, settings.max_duration_sec)
+    evaluator = Evaluator(plugins, limits)
+    any_failed = False
+    for path in files:
+        result = evaluator.evaluate(MediaSource.from_path(path), judge, job_id=job_id or new_id("job"), content_type=content_type)
+        any_failed |= not result.completed
+        sys.stdout.buffer.write(result.payload.to_bytes() + b"\n")
+        sys.stdout.flush()
+    sys.exit(1 if any_failed else 0)
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_obj
+def detectors(settings, as_json: bool) -> None:
+    """List every installed detector with its plugin, version and content types."""
+    plugins = _plugins(settings)
+    rows = [
+        {
+            "detector": e.detector.name,
+            "plugin": e.plugin,
+            "version": e.version,
+            "content_types": sorted(e.detector.content_types),
+            "reads": e.detector.reads,
+            "description": e.detector.description,
+        }
+        for e in plugins.detectors
+    ]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+    else:
+        _table(rows, ["detector", "plugin", "version", "content_types", "reads"])
+    _report_failures(plugins)
+
+
+@cli.command("plugins")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@click.pass_obj
+def plugins_command(settings, as_json: bool) -> None:
+    """List loaded plugins with their version, hooks and detectors."""
+    plugins = _plugins(settings)
+    rows = [
+        {
+            "plugin": p.name,
+            "version": p.version,
+            "builtin": p.builtin,
+            "hooks": list(p.hooks),
+            "detectors": [e.detector.name for e in plugins.detectors if e.plugin == p.name],
+        }
+        for p in plugins.plugins
+    ]
+    if as_json:
+        click.echo(json.dumps({"plugins": rows, "failures": [vars(f) for f in plugins.failures]}, indent=2))
+    else:
+        _table(rows, ["plugin", "version", "hooks", "detectors"])
+    _report_failures(plugins)
+
+
+def _table(rows: list[dict], columns: list[str]) -> None:
+    def cell(v) -> str:
+        return ", ".join(v) if isinstance(v, list) else str(v)
+
+    widths = {c: max([len(c)] + [len(cell(r[c])) for r in rows]) for c in columns}
+    click.echo("  ".join(c.ljust(widths[c]) for c in columns))
+    for r in rows:
+        click.echo("  ".join(cell(r[c]).ljust(widths[c]) for c in columns))
+
+
+def _report_failures(plugins) -> None:
+    for f in plugins.failures:
+        click.echo(f"warning: plugin {f.name!r} was skipped: {f.error}", err=True)
+
+
+def main() -> None:
+    cli(prog_name="pique-engine")
