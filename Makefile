@@ -1,0 +1,29 @@
+# Two commands: `make run` (the main job on the embedded default) and `make test`.
+# Each sets itself up: a virtualenv in .venv with pique-engine, the example plugin and test tools.
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install clean fixtures bench
+
+$(STAMP): pyproject.toml plugins/pique-loudness/pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e ".[test]" -e plugins/pique-loudness
+	touch $(STAMP)
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/pique-engine evaluate fixtures/media/contract_576x1024_30fps.mp4 --judge fixtures/judges/reels.json
+
+test: $(STAMP)
+	$(BIN)/python -m pytest tests plugins/pique-loudness/tests
+
+fixtures: $(STAMP)
+	$(BIN)/python fixtures/generate.py
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,148 @@
+"""The pipeline: one probe, every applicable criterion, a contract-shaped payload."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from pique_engine import Detector, DetectorResult, hookimpl
+from pique_engine.evaluation import Evaluator, MediaSource
+from pique_engine.judge import bind_judge, parse_judge
+from pique_engine.payloads import CompletedPayload, FailedPayload
+from pique_engine.plugins import load_plugins
+
+from .conftest import FIXTURES
+
+MEDIA = FIXTURES / "media"
+
+
+class Misbehaving:
+    """Detectors that raise or return nonsense, beside healthy ones."""
+
+    __name__ = "misbehaving"
+
+    @hookimpl
+    def register_detectors(self, register):
+        def raises(media, params):
+            raise RuntimeError("model weights missing")
+
+        def returns_nonsense(media, params):
+            return {"score": 2}
+
+        def counts_calls(media, params):
+            self.calls += 1
+            return DetectorResult(score=0.25, pass_check=False, rationale="quarter", metrics={"quarter": {"n": 1}})
+
+        register(Detector(name="raises", content_types={"video", "audio"}, evaluate=raises))
+        register(Detector(name="nonsense", content_types={"video"}, evaluate=returns_nonsense))
+        register(Detector(name="quarter", content_types={"video"}, evaluate=counts_calls))
+
+    calls = 0
+
+
+@pytest.fixture(scope="module")
+def env():
+    plugin = Misbehaving()
+    plugins = load_plugins([], extra=[plugin])
+    return plugins, Evaluator(plugins), plugin
+
+
+def bind(plugins, *criteria):
+    return bind_judge(parse_judge({"judge_id": "judge_t", "criteria": list(criteria)}), plugins.detectors)
+
+
+def test_completed_payload_for_the_contract_video(env):
+    plugins, evaluator, _ = env
+    judge = bind(plugins, {"criterion_id": "c1", "detector": "video_specs", "params": {"aspect_ratio": "9:16"}})
+    ev = evaluator.evaluate(MediaSource.from_path(MEDIA / "contract_576x1024_30fps.mp4"), judge, job_id="job_1")
+    p = ev.payload
+    assert isinstance(p, CompletedPayload)
+    body = json.loads(p.to_bytes())
+    assert list(body) == ["evaluation_id", "job_id", "content_id", "judge_id", "status", "overall_score", "timestamp", "results"]
+    assert (body["job_id"], body["judge_id"], body["status"], body["overall_score"]) == ("job_1", "judge_t", "completed", 1.0)
+    assert body["timestamp"].endswith("Z")
+    assert list(body["results"][0]) == ["criterion_id", "detector_name", "pass_check", "score", "rationale", "metrics"]
+    assert body["results"][0]["metrics"]["video_specs"]["aspect_ratio"] == "9:16"
+
+
+def test_one_failing_detector_fails_only_its_criterion(env):
+    plugins, evaluator, plugin = env
+    judge = bind(
+        plugins,
+        {"criterion_id": "boom", "detector": "raises"},
+        {"criterion_id": "junk", "detector": "nonsense"},
+        {"criterion_id": "q", "detector": "quarter", "weight": 2},
+        {"criterion_id": "specs", "detector": "video_specs"},
+    )
+    before = plugin.calls
+    p = evaluator.evaluate(MediaSource.from_path(MEDIA / "clip_320x240.webm"), judge, job_id="job_2").payload
+    assert isinstance(p, CompletedPayload)
+    by_id = {r.criterion_id: r for r in p.results}
+    assert by_id["boom"].rationale == "detector 'raises' failed: RuntimeError: model weights missing"
+    assert (by_id["boom"].score, by_id["boom"].pass_check) == (0.0, False)
+    assert by_id["boom"].metrics == {"raises": {"error": by_id["boom"].rationale}}
+    assert "returned dict, expected DetectorResult" in by_id["junk"].rationale
+    assert by_id["specs"].pass_check is True
+    assert plugin.calls == before + 1
+    # weighted mean: (0 + 0 + 2*0.25 + 1) / 5
+    assert p.overall_score == 0.3
+
+
+def test_criteria_for_other_content_types_do_not_apply(env):
+    plugins, evaluator, _ = env
+    judge = bind(plugins, {"criterion_id": "v", "detector": "video_specs"}, {"criterion_id": "a", "detector": "audio_sample_rate"})
+    p = evaluator.evaluate(MediaSource.from_path(MEDIA / "tone_48000_stereo.flac"), judge, job_id="job_3").payload
+    assert [r.criterion_id for r in p.results] == ["a"]
+
+
+def test_no_applicable_criterion_fails_the_evaluation(env):
+    plugins, evaluator, _ = env
+    judge = bind(plugins, {"criterion_id": "v", "detector": "video_specs"})
+    p = evaluator.evaluate(MediaSource.from_path(MEDIA / "square_512.png"), judge, job_id="job_4").payload
+    assert isinstance(p, FailedPayload)
+    assert p.error == "judge 'judge_t' has no criterion for image content (its detectors handle: video)"
+
+
+def test_a_mislabelled_file_fails_with_what_it_really_is(env):
+    plugins, evaluator, _ = env
+    judge = bind(plugins, {"criterion_id": "v", "detector": "video_specs"})
+    p = evaluator.evaluate(MediaSource.from_path(MEDIA / "wav_named_as.mp4"), judge, job_id="job_5", content_type="video").payload
+    assert isinstance(p, FailedPayload)
+    assert p.error.startswith("the upload was declared as video but the file is audio (wav, 44100 Hz)")
+    body = json.loads(p.to_bytes())
+    assert list(body) == ["event", "job_id", "status", "timestamp", "error", "judge_id"]
+    assert (body["event"], body["status"]) == ("evaluation.failed", "failed")
+
+
+def test_the_audio_track_of_a_video_may_be_evaluated_as_audio(env):
+    plugins, evaluator, _ = env
+    judge = bind(plugins, {"criterion_id": "a", "detector": "audio_sample_rate", "params": {"allowed_sample_rates": [44100]}})
+    p = evaluator.evaluate(MediaSource.from_path(MEDIA / "contract_576x1024_30fps.mp4"), judge, job_id="job_6", content_type="audio").payload
+    assert isinstance(p, CompletedPayload) and p.results[0].pass_check
+
+
+@pytest.mark.parametrize("name", ["empty.mp4", "random_bytes.mp4", "truncated_moov_missing.mp4", "hls_playlist_named_as.mp4", "bomb_40000x40000.png"])
+def test_broken_files_end_as_failed_payloads_quickly(env, name):
+    plugins, evaluator, _ = env
+    judge = bind(plugins, {"criterion_id": "v", "detector": "video_specs"}, {"criterion_id": "i", "detector": "image_dimensions"})
+    started = time.monotonic()
+    p = evaluator.evaluate(MediaSource.from_path(MEDIA / name), judge, job_id="job_7").payload
+    assert isinstance(p, FailedPayload)
+    assert p.error and "Traceback" not in p.error
+    assert time.monotonic() - started < 10  # a generous bound against hangs, not a speed target
+
+
+def test_an_overall_score_plugin_replaces_the_weighted_mean(env):
+    class Strictest:
+        __name__ = "strictest"
+
+        @hookimpl
+        def overall_score(self, judge, results):
+            return min(r.score for r in results)
+
+    plugins = load_plugins([], extra=[Misbehaving(), Strictest()])
+    judge = bind(plugins, {"criterion_id": "q", "detector": "quarter"}, {"criterion_id": "specs", "detector": "video_specs"})
+    p = Evaluator(plugins).evaluate(MediaSource.from_path(MEDIA / "clip_320x240.mov"), judge, job_id="job_8").payload
+    assert p.overall_score == 0.25
