@@ -1,0 +1,127 @@
+"""Running untrusted work (native decoders, third-party detectors) in a child process.
+
+A segfault, `os.abort()`, an endless loop or an unbounded allocation in the child fails that
+one call with a `DetectorError` naming the limit and what was running; the calling process
+(the worker, with its Pub/Sub lease threads) carries on. Children are forked from a
+forkserver that has already imported the heavy libraries, so a call costs milliseconds.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from .errors import DetectorError
+
+T = TypeVar("T")
+
+_PRELOAD = ["pique_engine.evaluation", "pique_engine.plugins", "av", "PIL.Image", "soundfile", "numpy"]
+_context: multiprocessing.context.BaseContext | None = None
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-call limits. `memory_bytes` caps the child's address space (RLIMIT_AS)."""
+
+    timeout_sec: float = 300.0
+    memory_bytes: int | None = 4 << 30
+
+
+def _ctx() -> multiprocessing.context.BaseContext:
+    global _context
+    if _context is None:
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(_PRELOAD)
+        _context = ctx
+    return _context
+
+
+def _child(conn, target, args, kwargs, memory_bytes) -> None:
+    if memory_bytes:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+
+    def progress(label: str) -> None:
+        conn.send(("progress", label))
+
+    try:
+        result = target(*args, progress=progress, **kwargs)
+        conn.send(("ok", result))
+    except MemoryError:
+        conn.send(("memory", None))
+    except BaseException as exc:  # reported to the parent, which decides what it means
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        conn.close()
+
+
+def run_isolated(target: Callable[..., T], *args: Any, limits: Limits, what: str = "evaluation", **kwargs: Any) -> T:
+    """Call `target(*args, progress=..., **kwargs)` in a child process within `limits`.
+
+    `target` must be importable (a module-level function) and may call `progress(label)` to
+    say what it is doing (e.g. "detector 'video_specs'"), so a limit names the culprit.
+    Raises `DetectorError` when the child times out, runs out of memory, crashes or raises.
+    """
+    ctx = _ctx()
+    parent, child = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(child, target, args, kwargs, limits.memory_bytes), daemon=True)
+    proc.start()
+    child.close()
+    current = what
+    deadline = time.monotonic() + limits.timeout_sec
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise DetectorError(f"{current} exceeded the {limits.timeout_sec:g} s time limit (PIQUE_EVALUATION_TIMEOUT_SEC) and was stopped")
+            if not parent.poll(remaining):
+                continue
+            try:
+                kind, value = parent.recv()
+            except EOFError:
+                proc.join(5)
+                raise DetectorError(f"{current} crashed ({_exit_reason(proc.exitcode)})") from None
+            if kind == "progress":
+                current = value
+            elif kind == "ok":
+                return value
+            elif kind == "memory":
+                raise DetectorError(f"{current} exceeded the {_mib(limits.memory_bytes)} memory limit (PIQUE_EVALUATION_MEMORY_MB) and was stopped")
+            else:
+                raise DetectorError(f"{current} failed: {value}")
+    finally:
+        parent.close()
+        if proc.is_alive():
+            proc.kill()
+        proc.join(5)
+
+
+def _exit_reason(code: int | None) -> str:
+    if code is None:
+        return "no exit status"
+    if code < 0:
+        try:
+            return f"killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return f"exit status {code}"
+
+
+def _mib(n: int | None) -> str:
+    return f"{(n or 0) / (1 << 20):,.0f} MiB"
+
+
+def warm_up() -> None:
+    """Start the forkserver now, so the first evaluation does not pay for its imports."""
+    run_isolated(_noop, limits=Limits(timeout_sec=60, memory_bytes=None))
+
+
+def _noop(progress) -> int:
+    return os.getpid()
