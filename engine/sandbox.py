@@ -123,5 +123,5 @@ def warm_up() -> None:
     run_isolated(_noop, limits=Limits(timeout_sec=60, memory_bytes=None))
 
 
-def _noop(progress) -> int:
+def _noop(*, progress) -> int:
     return os.getpid()
