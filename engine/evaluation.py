@@ -103,12 +103,16 @@ class Evaluator:
         content_type: ContentType | None = None,
         evaluation_id: str | None = None,
         content_id: str | None = None,
+        progress: Callable[[str], None] | None = None,
     ) -> Evaluation:
         """Evaluate one file.
 
         Bad media and failing detectors become a failed payload or failing criteria; only
         errors worth retrying (`StorageError`: the bytes could not be fetched) propagate.
+        `progress(label)` is told what runs next, so a limit hit in a sandbox names it.
         """
+        report = progress or (lambda label: None)
+        report("the media probe")
         started = time.perf_counter()
         try:
             with source.open_header() as f:
@@ -133,6 +137,7 @@ class Evaluator:
         results: list[CriterionResult] = []
         timings: dict[str, float] = {}
         for bound in criteria:
+            report(f"detector {bound.detector.name!r} (criterion {bound.criterion.criterion_id!r})")
             t0 = time.perf_counter()
             results.append(run_criterion(bound, media))
             timings[bound.criterion.criterion_id] = (time.perf_counter() - t0) * 1000

@@ -10,7 +10,7 @@ from pique_engine.errors import JudgeError
 from pique_engine.judge import bind_judge, load_judge_file, parse_judge
 from pique_engine.plugins import load_plugins
 
-from .conftest import FIXTURES
+from .conftest import FIXTURES, require_service
 
 
 @pytest.fixture(scope="module")
@@ -23,9 +23,12 @@ def judge(*criteria):
 
 
 @pytest.mark.parametrize("path", sorted((FIXTURES / "judges").glob("*.json")), ids=lambda p: p.name)
-def test_every_example_judge_loads(path, registry):
-    bound = load_judge_file(path, registry)
-    assert bound.criteria
+def test_every_example_judge_loads(path):
+    everything = load_plugins(None).detectors
+    if path.name == "loudness.json" and everything.get("audio_loudness") is None:
+        require_service(False, "loudness.json needs the example plugin: pip install -e plugins/pique-loudness")
+    bound = load_judge_file(path, everything)
+    assert len(bound.criteria) == len(json.loads(path.read_text())["criteria"])
 
 
 def test_a_bad_param_names_judge_criterion_detector_and_field(registry):
