@@ -5,11 +5,9 @@ import ipaddress
 import json
 import socket
 import ssl
-import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import FrozenInstanceError, dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import FrozenInstanceError
 from importlib.metadata import version
 from typing import Any
 
@@ -279,65 +277,7 @@ def test_send_refuses_missing_secrets_as_a_caller_error() -> None:
 
 # ---------------------------------------------------------------- real receivers on loopback
 
-
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-
-@dataclass
-class Receiver:
-    """A real HTTP server on 127.0.0.x that records what arrives and answers as told."""
-
-    status: int = 200
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-    host: str = "127.0.0.1"
-    port: int = 0
-    tls: ssl.SSLContext | None = None
-    received: list[Received] = field(default_factory=list)
-
-    def __post_init__(self) -> None:
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                outer.received.append(Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-                time.sleep(outer.delay)
-                self.send_response(outer.status)
-                for key, value in outer.headers.items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        class Server(ThreadingHTTPServer):
-            daemon_threads = True
-
-            def handle_error(self, request: Any, client_address: Any) -> None:
-                pass  # a client that timed out and hung up is expected here
-
-        self.server = Server((self.host, self.port), Handler)
-        if self.tls is not None:
-            self.server.socket = self.tls.wrap_socket(self.server.socket, server_side=True)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def url(self, path: str = "/hook", host: str | None = None) -> str:
-        scheme = "https" if self.tls else "http"
-        return f"{scheme}://{host or self.host}:{self.port}{path}"
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
+from .receiver import Receiver  # noqa: E402  (shared with the worker tests)
 
 
 @pytest.fixture
