@@ -119,6 +119,52 @@ def plugins_command(settings, as_json: bool) -> None:
     _report_failures(plugins)
 
 
+@cli.command()
+@click.option("--subscription", help="projects/P/subscriptions/S [env: PIQUE_SUBSCRIPTION].")
+@click.option("--bucket", help="The uploads bucket [env: PIQUE_BUCKET].")
+@click.option("--concurrency", type=int, help="Evaluations in flight [env: PIQUE_CONCURRENCY].")
+@click.option("--metrics-port", type=int, help="Serve /healthz, /readyz, /metrics here [env: PIQUE_METRICS_PORT].")
+@click.option("--max-messages", type=int, help="Burst mode: exit after handling this many messages.")
+@click.pass_obj
+def worker(settings, subscription, bucket, concurrency, metrics_port, max_messages) -> None:
+    """Evaluate uploads announced on Pub/Sub and deliver their signed webhooks."""
+    from .delivery import OutboxDispatcher
+    from .store import Store
+    from .webhooks import WebhookSender
+    from .worker import Worker
+
+    overrides = {"subscription": subscription, "bucket": bucket, "concurrency": concurrency, "metrics_port": metrics_port}
+    settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
+    _plugins(settings)  # fail now, not in the first evaluation, when strict plugins are broken
+    try:
+        store = Store.open(settings.database_url)
+        dispatcher = OutboxDispatcher(
+            store, WebhookSender.from_settings(settings), policy=settings.retry_policy(), allow_private=settings.webhook_allow_private
+        )
+        Worker(settings, store, dispatcher).run(max_messages=max_messages)
+    except PiqueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@cli.command()
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), help="Where the emulators keep data and logs.")
+@click.option("--project", default="pique-local", show_default=True)
+@click.option("--topic", default="uploads", show_default=True)
+@click.option("--subscription", default="uploads-worker", show_default=True)
+@click.option("--bucket", default="pique-uploads", show_default=True)
+def stack(workdir, project, topic, subscription, bucket) -> None:
+    """Run the Pub/Sub emulator and fake-gcs-server, wired together, until Ctrl-C.
+
+    Prints the `export` lines that point pique-engine (and any Google client) at them.
+    """
+    from .localstack import main as stack_main
+
+    args = ["--project", project, "--topic", topic, "--subscription", subscription, "--bucket", bucket]
+    if workdir:
+        args += ["--workdir", str(workdir)]
+    sys.exit(stack_main(args))
+
+
 def _table(rows: list[dict], columns: list[str]) -> None:
     def cell(v) -> str:
         return ", ".join(v) if isinstance(v, list) else str(v)

@@ -42,6 +42,18 @@ class Settings(BaseSettings):
     # webhooks
     webhook_allow_private: bool = Field(default=False, description="Allow webhook URLs that resolve to loopback/private/link-local addresses.")
     webhook_timeout_sec: float = 10.0
+    webhook_retry_delays: str | None = Field(
+        default=None,
+        description="Comma list of seconds to wait after each failed attempt; unset uses the default schedule (about a day).",
+    )
+
+    def retry_policy(self):
+        """The webhook `RetryPolicy` these settings describe."""
+        from .retry import RetryPolicy
+
+        if not self.webhook_retry_delays:
+            return RetryPolicy()
+        return RetryPolicy(delays=tuple(float(x) for x in self.webhook_retry_delays.split(",") if x.strip()))
 
     def plugin_selection(self) -> list[str] | None:
         """`load_plugins` as `load_plugins()` expects it: None for all, a list otherwise."""

@@ -1,0 +1,108 @@
+"""Evaluating one uploaded GCS object generation; runs inside a sandbox child process.
+
+The probe reads the object through ranged requests (`GcsObjectReader`); only a detector that
+declared ``reads="content"`` makes the object stream to a temporary file, once.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import IO, Any
+
+from .errors import JudgeError, StorageError
+from .evaluation import Evaluation, Evaluator, MediaSource
+from .judge import bind_judge, parse_judge
+from .payloads import FailedPayload
+from .probe import ProbeLimits
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class UploadRequest:
+    """Everything a child needs to evaluate one upload: plain data, so it pickles."""
+
+    job_id: str
+    bucket: str
+    object_name: str
+    generation: int
+    size: int | None
+    content_type: str
+    declared_size: int
+    judge: dict[str, Any]
+    project: str | None = None
+    plugin_selection: list[str] | None = None
+    limits: ProbeLimits = field(default_factory=ProbeLimits)
+    evaluation_id: str | None = None
+    content_id: str | None = None
+
+
+@dataclass(frozen=True)
+class UploadOutcome:
+    """The evaluation, or the transient storage error that stopped it (worth a retry)."""
+
+    evaluation: Evaluation | None = None
+    transient_error: str | None = None
+    gone: bool = False
+
+
+@lru_cache(maxsize=4)
+def _plugins(selection: tuple[str, ...] | None):
+    from .plugins import load_plugins
+
+    return load_plugins(None if selection is None else list(selection))
+
+
+def evaluate_upload(request: UploadRequest, *, progress) -> UploadOutcome:
+    """Evaluate one upload; meant for `sandbox.run_isolated`."""
+    from .gcs import GcsObjectReader, ObjectGone, download_to_tempfile, storage_client
+
+    if request.size is not None and request.size != request.declared_size:
+        error = (
+            f"the upload is {request.size:,} bytes but {request.declared_size:,} were declared; "
+            "create a new job with the file's real size"
+        )
+        return UploadOutcome(evaluation=_failed(request, error))
+
+    plugins = _plugins(None if request.plugin_selection is None else tuple(request.plugin_selection))
+    try:
+        judge = bind_judge(parse_judge(request.judge), plugins.detectors)
+    except JudgeError as exc:  # e.g. a detector this worker does not have installed
+        return UploadOutcome(evaluation=_failed(request, str(exc)))
+    bucket = storage_client(request.project).bucket(request.bucket)
+    content: list[IO[bytes]] = []
+
+    def open_header() -> IO[bytes]:
+        return GcsObjectReader(bucket, request.object_name, request.generation, size=request.size)
+
+    def open_content() -> IO[bytes]:
+        if not content:  # stream once; later opens reread the same temporary file
+            content.append(download_to_tempfile(bucket, request.object_name, request.generation))
+        return open(content[0].name, "rb")
+
+    source = MediaSource(name=request.object_name.rsplit("/", 1)[-1], open_header=open_header, open_content=open_content)
+    try:
+        evaluation = Evaluator(plugins, request.limits).evaluate(
+            source,
+            judge,
+            job_id=request.job_id,
+            content_type=request.content_type,
+            evaluation_id=request.evaluation_id,
+            content_id=request.content_id,
+            progress=progress,
+        )
+    except ObjectGone as exc:
+        return UploadOutcome(evaluation=_failed(request, f"{exc}; upload each file to its own job"), gone=True)
+    except StorageError as exc:
+        return UploadOutcome(transient_error=str(exc))
+    finally:
+        for f in content:
+            f.close()
+    return UploadOutcome(evaluation=evaluation)
+
+
+def _failed(request: UploadRequest, error: str) -> Evaluation:
+    payload = FailedPayload(job_id=request.job_id, error=error, judge_id=str(request.judge.get("judge_id", "")))
+    return Evaluation(payload=payload, info=None, probe_ms=0.0)
