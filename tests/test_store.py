@@ -1,28 +1,25 @@
 """The store's behaviour, on SQLite and on PostgreSQL (skipped locally when it is not running).
 
-The fixtures here (`database_url`, `store`, `org`, `pg_url`) are imported by the other
-`test_store_*` modules.
+The fixtures `store` and `org` here are imported by the other `test_store_*` modules;
+`database_url` and `pg_url` come from `tests/databases.py`.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import os
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import create_engine, insert, make_url, text
+from sqlalchemy import insert, text
 
 from pique_engine.errors import JobStateError, JudgeNotFound, StoreError
 from pique_engine.store import ClaimOutcome, DeliveryStatus, JobStatus, NewOrg, Store
 from pique_engine.store.models import DeliveryRow
 
-from .conftest import require_service
+from .databases import PG_URL, database_url, pg_url, postgres_problem  # noqa: F401 - fixtures
 
-PG_URL = os.environ.get("PIQUE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 T0 = datetime(2026, 1, 15, 11, 15, tzinfo=UTC)
 JUDGE = {
     "judge_id": "judge_reels",
@@ -32,45 +29,6 @@ JUDGE = {
         {"criterion_id": "loud", "detector": "loudness", "params": {}},
     ],
 }
-
-
-@functools.cache
-def postgres_problem() -> str | None:
-    """Why PostgreSQL cannot be used, or None when it can."""
-    try:
-        engine = create_engine(PG_URL, connect_args={"connect_timeout": 3})
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-        engine.dispose()
-    except Exception as exc:  # noqa: BLE001 - any failure means "not available here"
-        return f"PostgreSQL not reachable at {make_url(PG_URL).render_as_string()}: {exc.__class__.__name__}"
-    return None
-
-
-@pytest.fixture
-def pg_url() -> Iterator[str]:
-    """A URL whose connections use a fresh, empty schema, dropped afterwards."""
-    problem = postgres_problem()
-    require_service(problem is None, problem or "")
-    schema = f"pique_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    try:
-        yield make_url(PG_URL).update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
-            hide_password=False
-        )
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
-def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'pique.db'}"
-    return request.getfixturevalue("pg_url")
 
 
 @pytest.fixture
