@@ -129,6 +129,7 @@ def plugins_command(settings, as_json: bool) -> None:
 def worker(settings, subscription, bucket, concurrency, metrics_port, max_messages) -> None:
     """Evaluate uploads announced on Pub/Sub and deliver their signed webhooks."""
     from .delivery import OutboxDispatcher
+    from .metrics import WorkerMetrics
     from .store import Store
     from .webhooks import WebhookSender
     from .worker import Worker
@@ -138,10 +139,12 @@ def worker(settings, subscription, bucket, concurrency, metrics_port, max_messag
     _plugins(settings)  # fail now, not in the first evaluation, when strict plugins are broken
     try:
         store = Store.open(settings.database_url)
+        metrics = WorkerMetrics()
         dispatcher = OutboxDispatcher(
-            store, WebhookSender.from_settings(settings), policy=settings.retry_policy(), allow_private=settings.webhook_allow_private
+            store, WebhookSender.from_settings(settings), policy=settings.retry_policy(),
+            allow_private=settings.webhook_allow_private, metrics=metrics,
         )
-        Worker(settings, store, dispatcher).run(max_messages=max_messages)
+        Worker(settings, store, dispatcher, metrics=metrics).run(max_messages=max_messages)
     except PiqueError as exc:
         raise click.ClickException(str(exc)) from None
 

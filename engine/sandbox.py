@@ -52,12 +52,15 @@ def _child(conn, target, args, kwargs, memory_bytes) -> None:
         conn.send(("progress", label))
 
     try:
-        result = target(*args, progress=progress, **kwargs)
-        conn.send(("ok", result))
-    except MemoryError:
-        conn.send(("memory", None))
-    except BaseException as exc:  # reported to the parent, which decides what it means
-        conn.send(("error", f"{type(exc).__name__}: {exc}"))
+        try:
+            message = ("ok", target(*args, progress=progress, **kwargs))
+        except MemoryError:
+            message = ("memory", None)
+        except BaseException as exc:  # reported to the parent, which decides what it means
+            message = ("error", f"{type(exc).__name__}: {exc}")
+        conn.send(message)
+    except OSError:  # the parent has gone (killed, or it gave up on us): nobody to tell
+        pass
     finally:
         conn.close()
 

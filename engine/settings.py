@@ -33,6 +33,10 @@ class Settings(BaseSettings):
     subscription: str | None = Field(default=None, description="Full path: projects/P/subscriptions/S.")
     google_cloud_project: str | None = Field(default=None, validation_alias=AliasChoices("PIQUE_GOOGLE_CLOUD_PROJECT", "GOOGLE_CLOUD_PROJECT"))
     concurrency: int = Field(default=2, ge=1, description="Evaluations in flight per worker process.")
+    ack_extension_sec: int = Field(
+        default=30, ge=10, le=600,
+        description="Deadline each lease extension asks Pub/Sub for; a dead worker's messages return after about this long.",
+    )
     evaluation_timeout_sec: float = Field(default=300.0, gt=0, description="Wall-clock limit for one evaluation.")
     evaluation_memory_mb: int = Field(default=4096, ge=256, description="Address-space limit of the process running one evaluation.")
     max_delivery_attempts: int = Field(default=5, ge=1)

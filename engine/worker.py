@@ -24,6 +24,7 @@ import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 from .delivery import OutboxDispatcher
 from .errors import DetectorError, JudgeError, PiqueError, StoreError
@@ -75,7 +76,7 @@ class Worker:
         job_id = n.upload.job_id
         extra = {"job_id": job_id}
         try:
-            claim = self.store.claim_job(job_id, n.bucket, n.object_name, n.generation, lease=self._lease())
+            claim = self._claim(n)
         except StoreError as exc:
             return self._done(NACK, "store_unavailable", f"could not claim: {exc}", extra)
         if claim.outcome is ClaimOutcome.IN_PROGRESS:
@@ -129,6 +130,24 @@ class Worker:
         self.dispatcher.wake.set()
         return self._done(ACK, status, f"evaluation {status} in {time.monotonic() - started:.2f}s", extra)
 
+    def _claim(self, n):
+        """Claim the job; if another worker holds it, wait for its lease to end and try again.
+
+        Waiting here rather than nacking keeps the message (its lease extended by the client)
+        instead of spending its delivery attempts while a dead worker's lease runs out; a live
+        holder finishes first and the retry sees a duplicate.
+        """
+        lease = self._lease()
+        deadline = time.monotonic() + lease.total_seconds() + 30
+        while True:
+            claim = self.store.claim_job(n.upload.job_id, n.bucket, n.object_name, n.generation, lease=lease)
+            if claim.outcome is not ClaimOutcome.IN_PROGRESS or self.stopping.is_set() or time.monotonic() > deadline:
+                return claim
+            expires = claim.job.lease_expires_at
+            wait = (expires - datetime.now(UTC)).total_seconds() if expires else 1.0
+            log.info("job held by another worker; waiting %.0f s for its lease", max(wait, 0), extra={"job_id": claim.job.job_id})
+            self.stopping.wait(min(max(wait, 0.0) + 0.5, 5.0))
+
     def _request(self, job, n) -> UploadRequest:
         judge = self.store.get_judge(job.org_id, job.judge_id)  # JudgeNotFound: the caller fails the job
         return UploadRequest(
@@ -145,9 +164,7 @@ class Worker:
             limits=self.probe_limits,
         )
 
-    def _lease(self):
-        from datetime import timedelta
-
+    def _lease(self) -> timedelta:
         # Longer than the evaluation limit plus time to store its result, so a live worker is
         # never overtaken; a dead one's job is reclaimed by the redelivered message.
         return timedelta(seconds=self.settings.evaluation_timeout_sec + 15)
@@ -213,7 +230,11 @@ class Worker:
         future = subscriber.subscribe(
             self.settings.subscription,
             callback,
-            flow_control=pubsub_v1.types.FlowControl(max_messages=concurrency),
+            flow_control=pubsub_v1.types.FlowControl(
+                max_messages=concurrency,
+                min_duration_per_lease_extension=self.settings.ack_extension_sec,
+                max_duration_per_lease_extension=self.settings.ack_extension_sec,
+            ),
             scheduler=ThreadScheduler(ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="pique-eval")),
             await_callbacks_on_shutdown=True,
         )
