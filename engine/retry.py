@@ -1,7 +1,7 @@
 """When to try a failed webhook delivery again: a schedule you can read, not sleeps in loops.
 
 The default follows Svix's published schedule (about a day in all): after the first attempt
-fails, retry immediately, then after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h; then give up.
+fails, retry after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h (8 attempts); then give up.
 Every delay gets ±20% jitter so a receiver that was down does not get every queued event back
 in the same second. The outbox that persists deliveries owns the loop; this module only answers
 "how long until the next attempt, if any".
@@ -19,7 +19,7 @@ from email.utils import parsedate_to_datetime
 __all__ = ["DEFAULT_DELAYS", "RetryPolicy", "parse_retry_after"]
 
 # Seconds to wait after failed attempt 1, 2, ...; its length is the number of retries.
-DEFAULT_DELAYS: tuple[float, ...] = (0, 5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600)
+DEFAULT_DELAYS: tuple[float, ...] = (5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600)
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

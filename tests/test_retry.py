@@ -11,18 +11,17 @@ NO_JITTER = 0.5  # random() == 0.5 puts the jitter factor at exactly 1.0
 
 
 def test_default_schedule_is_svix_like_about_a_day() -> None:
-    assert DEFAULT_DELAYS == (0, 5, 300, 1800, 7200, 18000, 36000, 36000)
+    assert DEFAULT_DELAYS == (5, 300, 1800, 7200, 18000, 36000, 36000)
     policy = RetryPolicy()
-    assert policy.delays == (0.0, 5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
-    assert policy.max_attempts == 9
+    assert policy.delays == (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+    assert policy.max_attempts == 8
     assert policy.total_delay == 99_305  # 27 h 35 min 5 s
     assert policy.jitter == 0.2
 
 
 def test_next_delay_follows_the_schedule_then_gives_up() -> None:
     policy = RetryPolicy(random=lambda: NO_JITTER)
-    assert [policy.next_delay(n, None) for n in range(1, 10)] == [
-        0.0,
+    assert [policy.next_delay(n, None) for n in range(1, 9)] == [
         5.0,
         300.0,
         1800.0,
@@ -38,33 +37,33 @@ def test_next_delay_follows_the_schedule_then_gives_up() -> None:
 def test_next_delay_jitter_spans_plus_minus_twenty_percent() -> None:
     low = RetryPolicy(random=lambda: 0.0)
     high = RetryPolicy(random=lambda: 0.999999)
-    assert low.next_delay(3, None) == pytest.approx(240.0)
-    assert high.next_delay(3, None) == pytest.approx(360.0, rel=1e-5)
-    assert low.next_delay(1, None) == 0.0  # "immediately" stays immediate
+    assert low.next_delay(2, None) == pytest.approx(240.0)
+    assert high.next_delay(2, None) == pytest.approx(360.0, rel=1e-5)
+    assert RetryPolicy(delays=(0, 1), random=lambda: 0.0).next_delay(1, None) == 0.0  # "immediately" stays immediate
 
 
 def test_next_delay_with_real_random_source_stays_within_jitter_bounds() -> None:
     policy = RetryPolicy()
-    delays = {policy.next_delay(4, None) for _ in range(200)}
+    delays = {policy.next_delay(3, None) for _ in range(200)}
     assert all(1440.0 <= d <= 2160.0 for d in delays)  # type: ignore[operator]
     assert len(delays) > 150  # actually jittered
 
 
 def test_retry_after_lengthens_a_short_wait() -> None:
     policy = RetryPolicy(random=lambda: NO_JITTER)
-    assert policy.next_delay(2, retry_after=120.0) == 120.0
+    assert policy.next_delay(1, retry_after=120.0) == 120.0
 
 
 def test_retry_after_never_shortens_the_schedule() -> None:
     policy = RetryPolicy(random=lambda: NO_JITTER)
-    assert policy.next_delay(4, retry_after=1.0) == 1800.0
-    assert policy.next_delay(2, retry_after=0.0) == 5.0
+    assert policy.next_delay(3, retry_after=1.0) == 1800.0
+    assert policy.next_delay(1, retry_after=0.0) == 5.0
 
 
 def test_retry_after_is_capped_at_one_hour_by_default() -> None:
     policy = RetryPolicy(random=lambda: NO_JITTER)
     assert policy.next_delay(1, retry_after=7 * 86400.0) == 3600.0
-    assert policy.next_delay(6, retry_after=7 * 86400.0) == 18000.0  # schedule already longer
+    assert policy.next_delay(5, retry_after=7 * 86400.0) == 18000.0  # schedule already longer
     assert RetryPolicy(random=lambda: NO_JITTER, max_retry_after=60).next_delay(1, retry_after=600) == 60.0
 
 
@@ -96,16 +95,15 @@ def test_next_delay_rejects_attempt_numbers_below_one() -> None:
 
 def test_describe_lists_every_attempt_in_words() -> None:
     assert RetryPolicy().describe() == (
-        "Up to 9 attempts over about 27 h 35 min 5 s (each wait ±20% jitter):\n"
+        "Up to 8 attempts over about 27 h 35 min 5 s (each wait ±20% jitter):\n"
         "  attempt 1: immediately\n"
-        "  attempt 2: immediately\n"
-        "  attempt 3: 5 s later\n"
-        "  attempt 4: 5 min later\n"
-        "  attempt 5: 30 min later\n"
-        "  attempt 6: 2 h later\n"
-        "  attempt 7: 5 h later\n"
+        "  attempt 2: 5 s later\n"
+        "  attempt 3: 5 min later\n"
+        "  attempt 4: 30 min later\n"
+        "  attempt 5: 2 h later\n"
+        "  attempt 6: 5 h later\n"
+        "  attempt 7: 10 h later\n"
         "  attempt 8: 10 h later\n"
-        "  attempt 9: 10 h later\n"
         "A Retry-After header can lengthen a wait up to 1 h, never shorten it."
     )
 

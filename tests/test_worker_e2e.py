@@ -196,3 +196,16 @@ def test_health_ready_and_metrics_are_served(world, tmp_path):
     assert 'pique_evaluations_total{status="completed"} 1.0' in metrics
     assert "pique_detector_seconds_bucket" in metrics
     wait_until(lambda: 'pique_webhook_attempts_total{outcome="delivered"} 1.0' in httpx.get(f"{base}/metrics").text, 10, "delivered metric")
+
+
+def test_an_upload_that_cannot_be_read_ends_failed_once_its_attempts_run_out(world, tmp_path):
+    job = new_upload(world, SMALL)
+    # Storage unreachable for this worker: every attempt is a transient failure.
+    env = {"STORAGE_EMULATOR_HOST": "http://127.0.0.1:9", "PIQUE_MAX_DELIVERY_ATTEMPTS": "2"}
+    world.start_worker(log_dir=tmp_path, extra_env=env)
+    (got,) = world.receiver.wait_for(1, timeout=150)
+    body = verified(world, got)
+    assert (body["event"], body["job_id"]) == ("evaluation.failed", job.job_id)
+    assert body["error"].startswith("the upload could not be read after 2 attempts:")
+    outcomes = [line["outcome"] for line in world.log_lines() if line.get("job_id") == job.job_id and "outcome" in line]
+    assert outcomes == ["storage_unavailable", "failed"]
