@@ -168,6 +168,40 @@ def stack(workdir, project, topic, subscription, bucket) -> None:
     sys.exit(stack_main(args))
 
 
+@cli.group()
+def webhooks() -> None:
+    """Tools for webhook receivers."""
+
+
+@webhooks.command("listen")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8765, show_default=True)
+@click.option("--secret", "secrets", multiple=True, required=True, help="Webhook secret (repeat during a rotation).")
+@click.option("--tolerance", type=int, default=300, show_default=True, help="Accepted signature age, seconds.")
+def webhooks_listen(host: str, port: int, secrets: tuple[str, ...], tolerance: int) -> None:
+    """Receive webhooks, verify each signature and print the event."""
+    from .listener import make_listener
+
+    server = make_listener(host, port, secrets, lambda line: click.echo(line), tolerance_sec=tolerance)
+    click.echo(f"listening on http://{host}:{server.server_address[1]}/ (Ctrl-C stops)", err=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+def _register_admin() -> None:
+    from .admin import judges, keys, orgs
+
+    for group in (orgs, keys, judges):
+        cli.add_command(group)
+
+
+_register_admin()
+
+
 def _table(rows: list[dict], columns: list[str]) -> None:
     def cell(v) -> str:
         return ", ".join(v) if isinstance(v, list) else str(v)

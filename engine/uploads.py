@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import IO, Any
 
 from .errors import JudgeError, StorageError
@@ -37,6 +38,7 @@ class UploadRequest:
     limits: ProbeLimits = field(default_factory=ProbeLimits)
     evaluation_id: str | None = None
     content_id: str | None = None
+    local_root: str | None = None  # read `object_name` under this folder instead of from GCS
 
 
 @dataclass(frozen=True)
@@ -71,18 +73,21 @@ def evaluate_upload(request: UploadRequest, *, progress) -> UploadOutcome:
         judge = bind_judge(parse_judge(request.judge), plugins.detectors)
     except JudgeError as exc:  # e.g. a detector this worker does not have installed
         return UploadOutcome(evaluation=_failed(request, str(exc)))
-    bucket = storage_client(request.project).bucket(request.bucket)
     content: list[IO[bytes]] = []
+    if request.local_root is not None:
+        source = MediaSource.from_path(Path(request.local_root) / request.object_name)
+    else:
+        bucket = storage_client(request.project).bucket(request.bucket)
 
-    def open_header() -> IO[bytes]:
-        return GcsObjectReader(bucket, request.object_name, request.generation, size=request.size)
+        def open_header() -> IO[bytes]:
+            return GcsObjectReader(bucket, request.object_name, request.generation, size=request.size)
 
-    def open_content() -> IO[bytes]:
-        if not content:  # stream once; later opens reread the same temporary file
-            content.append(download_to_tempfile(bucket, request.object_name, request.generation))
-        return open(content[0].name, "rb")
+        def open_content() -> IO[bytes]:
+            if not content:  # stream once; later opens reread the same temporary file
+                content.append(download_to_tempfile(bucket, request.object_name, request.generation))
+            return open(content[0].name, "rb")
 
-    source = MediaSource(name=request.object_name.rsplit("/", 1)[-1], open_header=open_header, open_content=open_content)
+        source = MediaSource(name=request.object_name.rsplit("/", 1)[-1], open_header=open_header, open_content=open_content)
     try:
         evaluation = Evaluator(plugins, request.limits).evaluate(
             source,

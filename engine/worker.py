@@ -46,10 +46,20 @@ ACK, NACK = "ack", "nack"
 class Worker:
     """Consumes one Pub/Sub subscription with bounded concurrency; see the module docstring."""
 
-    def __init__(self, settings: Settings, store: Store, dispatcher: OutboxDispatcher, *, metrics: WorkerMetrics | None = None) -> None:
-        if not settings.subscription or not settings.bucket:
-            raise PiqueError("the worker needs PIQUE_SUBSCRIPTION (projects/P/subscriptions/S) and PIQUE_BUCKET")
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        dispatcher: OutboxDispatcher,
+        *,
+        metrics: WorkerMetrics | None = None,
+        local_root: str | None = None,
+    ) -> None:
+        """`local_root` reads uploads from a folder instead of GCS (`pique-engine dev`)."""
+        if not settings.bucket:
+            raise PiqueError("the worker needs PIQUE_BUCKET, the bucket uploads land in")
         self.settings = settings
+        self.local_root = local_root
         self.store = store
         self.dispatcher = dispatcher
         self.metrics = metrics or WorkerMetrics()
@@ -162,6 +172,7 @@ class Worker:
             project=self.settings.google_cloud_project,
             plugin_selection=self.settings.plugin_selection(),
             limits=self.probe_limits,
+            local_root=self.local_root,
         )
 
     def _lease(self) -> timedelta:
@@ -206,6 +217,8 @@ class Worker:
         from google.cloud import pubsub_v1
         from google.cloud.pubsub_v1.subscriber.scheduler import ThreadScheduler
 
+        if not self.settings.subscription:
+            raise PiqueError("the worker needs PIQUE_SUBSCRIPTION (projects/P/subscriptions/S)")
         warm_up()
         concurrency = self.settings.concurrency
         stop_dispatch = threading.Event()

@@ -1,0 +1,181 @@
+"""Admin commands (`orgs`, `keys`, `judges`): JSON out, secrets shown once.
+
+Every command opens the store named by ``PIQUE_DATABASE_URL`` and migrates it first, so they
+work against a fresh database and against the one `pique-engine dev` is using.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import click
+
+from .errors import PiqueError
+
+
+def _emit(data) -> None:
+    click.echo(json.dumps(data, indent=2, default=str))
+
+
+def _store(settings):
+    from .store import Store
+
+    try:
+        return Store.open(settings.database_url)
+    except PiqueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _require_org(store, org_id: str):
+    org = store.get_org(org_id)
+    if org is None:
+        raise click.ClickException(f"organisation {org_id!r} not found; `pique-engine orgs create` makes one")
+    return org
+
+
+def _check_webhook(settings, url: str | None) -> None:
+    if url is None:
+        return
+    from .netguard import validate_webhook_url
+
+    try:
+        validate_webhook_url(url, allow_private=settings.webhook_allow_private)
+    except PiqueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--webhook-url") from None
+
+
+@click.group()
+def orgs() -> None:
+    """Create organisations and rotate their webhook secrets."""
+
+
+@orgs.command("create")
+@click.option("--name", required=True)
+@click.option("--webhook-url", help="Where this organisation's webhooks go.")
+@click.pass_obj
+def orgs_create(settings, name: str, webhook_url: str | None) -> None:
+    """Create an organisation; prints org_id, api_key and webhook_secret (shown this once)."""
+    _check_webhook(settings, webhook_url)
+    with _store(settings) as store:
+        new = store.create_org(name, webhook_url=webhook_url)
+    _emit({"org_id": new.org.id, "name": name, "webhook_url": webhook_url, "api_key": new.api_key, "webhook_secret": new.webhook_secret})
+
+
+@orgs.command("rotate-secret")
+@click.argument("org_id")
+@click.option("--overlap-hours", type=float, default=24.0, show_default=True, help="How long the old secret keeps signing too.")
+@click.pass_obj
+def orgs_rotate(settings, org_id: str, overlap_hours: float) -> None:
+    """Make a new webhook secret; webhooks carry both signatures during the overlap."""
+    with _store(settings) as store:
+        _require_org(store, org_id)
+        secret = store.rotate_webhook_secret(org_id, overlap=timedelta(hours=overlap_hours))
+        org = store.get_org(org_id)
+    _emit({"org_id": org_id, "webhook_secret": secret, "previous_secret_valid_until": org.previous_secret_expires_at})
+
+
+@orgs.command("set-webhook")
+@click.argument("org_id")
+@click.option("--webhook-url", required=True)
+@click.pass_obj
+def orgs_set_webhook(settings, org_id: str, webhook_url: str) -> None:
+    """Change where an organisation's webhooks go."""
+    _check_webhook(settings, webhook_url)
+    with _store(settings) as store:
+        _require_org(store, org_id)
+        org = store.set_webhook_url(org_id, webhook_url)
+    _emit({"org_id": org.id, "webhook_url": org.webhook_url})
+
+
+@click.group()
+def keys() -> None:
+    """Create, list and revoke API keys."""
+
+
+@keys.command("create")
+@click.option("--org", "org_id", required=True)
+@click.pass_obj
+def keys_create(settings, org_id: str) -> None:
+    """Create an API key; prints it this once."""
+    with _store(settings) as store:
+        _require_org(store, org_id)
+        new = store.create_api_key(org_id)
+    _emit({"key_id": new.key.id, "org_id": org_id, "api_key": new.plaintext})
+
+
+@keys.command("list")
+@click.option("--org", "org_id", required=True)
+@click.pass_obj
+def keys_list(settings, org_id: str) -> None:
+    """List an organisation's keys (prefixes only; keys are stored hashed)."""
+    with _store(settings) as store:
+        _require_org(store, org_id)
+        rows = store.list_api_keys(org_id)
+    _emit([{"key_id": k.id, "prefix": k.prefix, "created_at": k.created_at, "revoked_at": k.revoked_at} for k in rows])
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+@click.pass_obj
+def keys_revoke(settings, key_id: str) -> None:
+    """Revoke a key; requests using it are refused from now on."""
+    with _store(settings) as store:
+        revoked = store.revoke_api_key(key_id)
+    if not revoked:
+        raise click.ClickException(f"API key {key_id!r} is unknown or already revoked")
+    _emit({"key_id": key_id, "revoked": True})
+
+
+@click.group()
+def judges() -> None:
+    """Create, list and show judges."""
+
+
+@judges.command("create")
+@click.option("--org", "org_id", required=True)
+@click.option("--file", "path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--replace", is_flag=True, help="Overwrite a judge with the same judge_id.")
+@click.pass_obj
+def judges_create(settings, org_id: str, path: Path, replace: bool) -> None:
+    """Store a judge from a judge file, after checking it against the installed detectors."""
+    from .judge import load_judge_file
+    from .plugins import load_plugins
+
+    try:
+        bound = load_judge_file(path, load_plugins(settings.plugin_selection()).detectors)
+    except PiqueError as exc:
+        raise click.UsageError(str(exc)) from None
+    with _store(settings) as store:
+        _require_org(store, org_id)
+        try:
+            judge = store.create_judge(org_id, bound.judge, replace=replace)
+        except PiqueError as exc:
+            raise click.ClickException(str(exc)) from None
+    _emit({"judge_id": judge.judge_id, "org_id": org_id, "criteria": len(judge.criteria)})
+
+
+@judges.command("list")
+@click.option("--org", "org_id", required=True)
+@click.pass_obj
+def judges_list(settings, org_id: str) -> None:
+    """List an organisation's judges."""
+    with _store(settings) as store:
+        _require_org(store, org_id)
+        rows = store.list_judges(org_id)
+    _emit([{"judge_id": j.judge_id, "name": j.name, "criteria": len(j.criteria)} for j in rows])
+
+
+@judges.command("show")
+@click.option("--org", "org_id", required=True)
+@click.option("--judge", "judge_id", required=True)
+@click.pass_obj
+def judges_show(settings, org_id: str, judge_id: str) -> None:
+    """Print one judge as its judge file."""
+    with _store(settings) as store:
+        try:
+            judge = store.get_judge(org_id, judge_id)
+        except PiqueError as exc:
+            raise click.ClickException(str(exc)) from None
+    _emit(judge.model_dump())
