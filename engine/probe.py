@@ -179,8 +179,32 @@ def _probe_soundfile(f: IO[bytes], fmt: Format, size: int) -> MediaInfo:
 # probe can be as small as FFmpeg allows; raw streams (ADTS, MPEG-TS, MP3) need packets.
 _SMALL_PROBE = {"mov", "matroska", "wav", "flac", "ogg"}
 
+# In MP4/MOV and Matroska the header alone describes every stream, yet FFmpeg's
+# find_stream_info still reads the first packet and decodes it whenever a stream lacks a pixel
+# format, or has no frame-rate or timestamp samples yet: the first keyframe of a 40 Mb/s video
+# is ~1 MB of reads and a frame decode. Zero frame-rate and timestamp samples, and a pixel
+# format handed to the probing decoder, leave it nothing to read. The pixel format FFmpeg then
+# reports is the one we gave it, so the probe reports none (`VideoStream.pix_fmt` is None).
+_HEADER_ONLY = {"mov", "matroska"}
+_NO_PACKETS = {"fpsprobesize": "0", "max_ts_probe": "0"}
+_NO_DECODE = {"pixel_format": "yuv420p"}
+
 
 def _probe_pyav(f: IO[bytes], fmt: Format, size: int, limits: ProbeLimits) -> MediaInfo:
+    header_only = fmt.demuxer in _HEADER_ONLY
+    try:
+        return _probe_pyav_once(f, fmt, size, limits, header_only=header_only)
+    except _IncompleteHeader:
+        # The header leaves a picture size or sample rate to the codec: let FFmpeg read a packet.
+        f.seek(0)
+        return _probe_pyav_once(f, fmt, size, limits, header_only=False)
+
+
+class _IncompleteHeader(Exception):
+    """The container header does not say everything; a packet must be read."""
+
+
+def _probe_pyav_once(f: IO[bytes], fmt: Format, size: int, limits: ProbeLimits, *, header_only: bool) -> MediaInfo:
     import av
 
     small = fmt.demuxer in _SMALL_PROBE
@@ -190,9 +214,12 @@ def _probe_pyav(f: IO[bytes], fmt: Format, size: int, limits: ProbeLimits) -> Me
         "format_whitelist": fmt.demuxer or "",
         "probesize": "32" if small else str(1 << 20),
         "analyzeduration": "0" if small else str(5_000_000),
+        **(_NO_PACKETS if header_only else {}),
     }
     try:
-        container = av.open(f, format=fmt.demuxer, container_options=options, buffer_size=16384)
+        container = av.open(
+            f, format=fmt.demuxer, container_options=options, options=_NO_DECODE if header_only else None, buffer_size=16384
+        )
     except av.FFmpegError as exc:
         raise ProbeError(f"FFmpeg cannot read this {fmt.container} file (is it complete and undamaged?): {_ffmpeg_reason(exc)}") from None
     except (ValueError, OSError) as exc:
@@ -208,11 +235,26 @@ def _probe_pyav(f: IO[bytes], fmt: Format, size: int, limits: ProbeLimits) -> Me
         if duration is None and fmt.demuxer == "matroska":
             duration = _demuxed_duration(container, limits)
         bit_rate = container.bit_rate or None
-        video = _video(video_stream, f, fmt, duration) if video_stream is not None else None
+        if header_only and not _described(video_stream, audio_stream):
+            raise _IncompleteHeader
+        video = _video(video_stream, f, fmt, duration, header_only) if video_stream is not None else None
         audio = _audio(audio_stream, duration) if audio_stream is not None else None
     kind = "video" if video else "audio"
     container_name = fmt.container if (video or fmt.container != "mp4") else "m4a"
     return MediaInfo(kind=kind, container=container_name, size_bytes=size, duration_sec=duration, bit_rate=bit_rate, video=video, audio=audio)
+
+
+def _described(video_stream, audio_stream) -> bool:
+    """Whether the header gave what the probe reports without any packet being read."""
+    if video_stream is not None and not (video_stream.codec_context.width and video_stream.codec_context.height):
+        return False
+    return audio_stream is None or bool(audio_stream.codec_context.sample_rate)
+
+
+def _codec_name(ctx) -> str:
+    # The codec, not the decoder implementation FFmpeg happens to pick ("av1", not "libdav1d").
+    codec = ctx.codec
+    return codec.canonical_name if codec is not None else ctx.name
 
 
 def _ffmpeg_reason(exc: Exception) -> str:
@@ -247,7 +289,7 @@ def _demuxed_duration(container, limits: ProbeLimits) -> float | None:
     return end if end and end > 0 else None
 
 
-def _video(stream, f: IO[bytes], fmt: Format, container_duration: float | None) -> VideoStream:
+def _video(stream, f: IO[bytes], fmt: Format, container_duration: float | None, header_only: bool) -> VideoStream:
     ctx = stream.codec_context
     w, h = int(ctx.width or 0), int(ctx.height or 0)
     if w <= 0 or h <= 0:
@@ -261,7 +303,7 @@ def _video(stream, f: IO[bytes], fmt: Format, container_duration: float | None) 
     fps = _fps(stream.average_rate)
     frames = int(stream.frames) if stream.frames else None
     return VideoStream(
-        codec=ctx.name,
+        codec=_codec_name(ctx),
         width=dw,
         height=dh,
         stored_width=w,
@@ -271,7 +313,7 @@ def _video(stream, f: IO[bytes], fmt: Format, container_duration: float | None) 
         frames=frames,
         duration_sec=_stream_duration(stream) or container_duration,
         bit_rate=ctx.bit_rate or None,
-        pix_fmt=ctx.pix_fmt,
+        pix_fmt=None if header_only else ctx.pix_fmt,
     )
 
 
@@ -290,7 +332,7 @@ def _audio(stream, container_duration: float | None) -> AudioStream:
     if rate <= 0:
         raise ProbeError("the audio stream declares no sample rate")
     return AudioStream(
-        codec=ctx.name,
+        codec=_codec_name(ctx),
         sample_rate=rate,
         channels=channels,
         duration_sec=_stream_duration(stream) or container_duration,
