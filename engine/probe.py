@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import struct
 import warnings
 from dataclasses import dataclass
 from fractions import Fraction
@@ -93,6 +94,9 @@ _SWAPPING_ORIENTATIONS = {5, 6, 7, 8}
 
 
 def _probe_image(f: IO[bytes], fmt: Format, size: int, limits: ProbeLimits) -> MediaInfo:
+    if fmt.container == "webp":
+        # Pillow hands the whole file to libwebp to learn the size; the RIFF chunks say it.
+        return _image_info(fmt, size, limits, *_webp_header(f, size))
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -105,50 +109,171 @@ def _probe_image(f: IO[bytes], fmt: Format, size: int, limits: ProbeLimits) -> M
         raise ProbeError(f"the file starts like a {fmt.container.upper()} image but cannot be read: {exc}") from None
     with img:
         w, h = img.size
-        if w <= 0 or h <= 0:
-            raise ProbeError(f"the {fmt.container} image declares an empty size {w}x{h}")
-        if w * h > limits.max_image_pixels:
-            raise MediaLimitError(
-                f"the {fmt.container} image claims {w}x{h} = {w * h:,} pixels, above the "
-                f"{limits.max_image_pixels:,}-pixel limit (PIQUE_MAX_IMAGE_PIXELS)"
-            )
+        _check_image_size(fmt, w, h, limits)
         orientation = _exif_orientation(img)
         try:
-            frames = int(getattr(img, "n_frames", 1))
+            # Pillow counts GIF frames with a Python read per 255-byte sub-block.
+            frames = _gif_frames(f) if fmt.container == "gif" else int(getattr(img, "n_frames", 1))
         except (OSError, SyntaxError, ValueError, EOFError) as exc:
             raise ProbeError(f"the {fmt.container} image is damaged: {exc}") from None
-        dw, dh = (h, w) if orientation in _SWAPPING_ORIENTATIONS else (w, h)
-        image = ImageInfo(
-            format=fmt.container,
-            width=dw,
-            height=dh,
-            stored_width=w,
-            stored_height=h,
-            orientation=orientation,
-            frames=frames,
-            mode=img.mode,
+        mode = img.mode
+    return _image_info(fmt, size, limits, w, h, orientation, frames, mode)
+
+
+def _check_image_size(fmt: Format, w: int, h: int, limits: ProbeLimits) -> None:
+    if w <= 0 or h <= 0:
+        raise ProbeError(f"the {fmt.container} image declares an empty size {w}x{h}")
+    if w * h > limits.max_image_pixels:
+        raise MediaLimitError(
+            f"the {fmt.container} image claims {w}x{h} = {w * h:,} pixels, above the "
+            f"{limits.max_image_pixels:,}-pixel limit (PIQUE_MAX_IMAGE_PIXELS)"
         )
+
+
+def _image_info(fmt: Format, size: int, limits: ProbeLimits, w: int, h: int, orientation: int, frames: int, mode: str) -> MediaInfo:
+    _check_image_size(fmt, w, h, limits)
+    dw, dh = (h, w) if orientation in _SWAPPING_ORIENTATIONS else (w, h)
+    image = ImageInfo(
+        format=fmt.container,
+        width=dw,
+        height=dh,
+        stored_width=w,
+        stored_height=h,
+        orientation=orientation,
+        frames=frames,
+        mode=mode,
+    )
     return MediaInfo(kind="image", container=fmt.container, size_bytes=size, duration_sec=None, bit_rate=None, image=image)
 
 
 def _exif_orientation(img) -> int:
-    from PIL import Image
-
     # Only EXIF the header already holds: getexif() on a PNG decodes the whole image to look
     # for an eXIf chunk after the pixels.
     raw = img.info.get("exif")
+    if raw:
+        return _orientation_in_exif(raw)
+    if hasattr(img, "tag_v2"):  # TIFF keeps it among its own tags
+        try:
+            value = img.tag_v2.get(0x0112, 1)
+        except Exception:  # a damaged tag must not fail an otherwise readable image
+            return 1
+        return value if isinstance(value, int) and 1 <= value <= 8 else 1
+    return 1
+
+
+def _orientation_in_exif(raw: bytes) -> int:
+    from PIL import Image
+
     try:
-        if raw:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # Pillow warns about each damaged tag; we fall back to 1
             exif = Image.Exif()
             exif.load(raw)
             value = exif.get(0x0112, 1)
-        elif hasattr(img, "tag_v2"):  # TIFF keeps it among its own tags
-            value = img.tag_v2.get(0x0112, 1)
-        else:
-            return 1
     except Exception:  # a damaged EXIF block must not fail an otherwise readable image
         return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+# WebP: RIFF chunks, each with its size, so the walk seeks from header to header. The mode is
+# Pillow's: RGBA when libwebp reports alpha (VP8X flag, VP8L header bit, or an ALPH chunk).
+_WEBP_ALPHA, _WEBP_EXIF, _WEBP_ANIMATION = 0x10, 0x08, 0x02
+_MAX_CHUNKS = 1 << 16
+
+
+def _webp_header(f: IO[bytes], size: int) -> tuple[int, int, int, int, str]:
+    """(width, height, EXIF orientation, frames, mode) from a WebP's chunk headers."""
+
+    def damaged(why: str) -> ProbeError:
+        return ProbeError(f"the file starts like a WEBP image but cannot be read: {why}")
+
+    f.seek(12)
+    first = f.read(30)
+    kind, payload = first[:4], first[8:]
+    if kind == b"VP8 ":
+        if len(payload) < 10 or payload[3:6] != b"\x9d\x01\x2a":
+            raise damaged("no VP8 key frame header")
+        w, h = struct.unpack("<HH", payload[6:10])
+        return w & 0x3FFF, h & 0x3FFF, 1, 1, "RGB"
+    if kind == b"VP8L":
+        if len(payload) < 5 or payload[0] != 0x2F:
+            raise damaged("no VP8L signature")
+        bits = int.from_bytes(payload[1:5], "little")
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1, 1, 1, "RGBA" if bits >> 28 & 1 else "RGB"
+    if kind != b"VP8X" or len(payload) < 10:
+        raise damaged(f"unexpected first chunk {kind!r}")
+    flags = payload[0]
+    w = int.from_bytes(payload[4:7], "little") + 1
+    h = int.from_bytes(payload[7:10], "little") + 1
+    alpha = bool(flags & _WEBP_ALPHA)
+    animated = bool(flags & _WEBP_ANIMATION)
+    frames = 0
+    exif = None
+    pos = 12 + 8 + _even(int.from_bytes(first[4:8], "little"))
+    for _ in range(_MAX_CHUNKS):
+        if pos + 8 > size:
+            break
+        f.seek(pos)
+        header = f.read(8 if animated else 13)
+        if len(header) < 8:
+            break
+        kind, length = header[:4], int.from_bytes(header[4:8], "little")
+        if kind == b"ANMF":
+            frames += 1
+        elif kind == b"EXIF" and exif is None and length <= 1 << 20:
+            f.seek(pos + 8)
+            exif = f.read(length)
+        elif not animated and kind == b"ALPH":
+            alpha = True
+        elif not animated and kind == b"VP8L" and len(header) >= 13 and header[8] == 0x2F:
+            alpha = bool(int.from_bytes(header[9:13], "little") >> 28 & 1)  # libwebp lets VP8L decide
+        pos += 8 + _even(length)
+    orientation = _orientation_in_exif(exif) if exif else 1
+    return w, h, orientation, max(frames, 1) if animated else 1, "RGBA" if alpha else "RGB"
+
+
+def _even(n: int) -> int:
+    return n + (n & 1)
+
+
+def _gif_frames(f: IO[bytes]) -> int:
+    """Count a GIF's images by walking its blocks in large reads, without decoding them."""
+    f.seek(0)
+    data, base = b"", 0  # data holds the file from offset `base`
+
+    def at(pos: int, n: int = 1) -> bytes:
+        nonlocal data, base
+        if pos + n > base + len(data):
+            f.seek(pos)
+            data, base = f.read(max(n, 1 << 18)), pos
+        return data[pos - base : pos - base + n]
+
+    def skip_sub_blocks(pos: int) -> int:
+        while True:
+            n = at(pos)
+            if not n:
+                return -1
+            if n[0] == 0:
+                return pos + 1
+            pos += n[0] + 1
+
+    head = at(0, 13)
+    if len(head) < 13:
+        return 1
+    pos = 13 + (3 << ((head[10] & 7) + 1) if head[10] & 0x80 else 0)
+    frames = 0
+    while pos >= 0:
+        block = at(pos)
+        if block == b"\x21":  # extension: label, then sub-blocks
+            pos = skip_sub_blocks(pos + 2)
+        elif block == b"\x2c":  # image: descriptor, local colour table, LZW code size, data
+            frames += 1
+            packed = at(pos + 9)
+            pos += 10 + (3 << ((packed[0] & 7) + 1) if packed and packed[0] & 0x80 else 0)
+            pos = skip_sub_blocks(pos + 1)
+        else:  # trailer, end of file, or bytes Pillow would stop at too
+            break
+    return max(frames, 1)
 
 
 # -- audio through libsndfile ---------------------------------------------------------------
