@@ -1,0 +1,211 @@
+"""`pique-engine bench`, and the probe behaviour the benchmarks hold it to (bytes read, no decode)."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+from fractions import Fraction
+
+import click
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from pique_engine.bench import CountingFile, bench, default_judge, run_bench
+from pique_engine.plugins import load_plugins
+from pique_engine.probe import probe
+from pique_engine.settings import Settings
+
+from .conftest import FIXTURES
+
+MEDIA = FIXTURES / "media"
+SAMPLE = ["contract_576x1024_30fps.mp4", "portrait_1080x1350.jpg", "tone_44100_mono.wav"]
+
+
+@pytest.fixture(scope="module")
+def builtins():
+    return load_plugins([])
+
+
+@pytest.fixture(scope="module")
+def result(builtins):
+    return run_bench([MEDIA / n for n in SAMPLE], default_judge(builtins), builtins, repeat=3)
+
+
+def row(result, ftype, phase):
+    (r,) = [r for r in result["summary"] if (r["type"], r["phase"]) == (ftype, phase)]
+    return r
+
+
+def test_bench_reports_every_file_type_and_phase_with_sane_numbers(result):
+    phases = {("mp4", "probe"), ("mp4", "video_specs"), ("jpeg", "image_dimensions"), ("wav", "audio_sample_rate"), ("all", "evaluation")}
+    assert phases <= {(r["type"], r["phase"]) for r in result["summary"]}
+    for r in result["summary"]:
+        assert 0 < r["median_ms"] <= r["p95_ms"] < 5_000, r
+        assert math.isfinite(r["files_per_s"]) and r["files_per_s"] > 0
+        assert r["peak_mem_bytes"] is None or r["peak_mem_bytes"] >= 0
+    assert row(result, "mp4", "probe")["samples"] == 3
+    assert row(result, "all", "evaluation")["files"] == 3
+
+
+def test_bench_counts_the_bytes_each_phase_reads(result):
+    contract = (MEDIA / "contract_576x1024_30fps.mp4").stat().st_size
+    assert 1_000 < row(result, "mp4", "probe")["bytes_read_median"] < contract / 5  # the moov, not the frames
+    assert row(result, "mp4", "video_specs")["bytes_read_max"] == 0  # header-only detectors read nothing
+    assert row(result, "wav", "probe")["bytes_read_median"] < 1_000
+    assert row(result, "jpeg", "probe")["bytes_read_median"] < 2_000
+
+
+def test_bench_result_is_json_with_the_documented_shape(result):
+    data = json.loads(json.dumps(result))
+    assert set(data) == {"machine", "judge", "repeat", "memory", "process_peak_rss_bytes", "files", "skipped", "summary"}
+    assert data["judge"]["detectors"] == ["audio_sample_rate", "image_dimensions", "video_specs"]
+    f = next(f for f in data["files"] if f["type"] == "mp4")
+    assert f["status"] == "completed"
+    assert set(f["phases"]) == {"probe", "video_specs", "evaluation"}
+    assert set(f["phases"]["probe"]) == {"median_ms", "p95_ms", "files_per_s", "bytes_read", "peak_mem_bytes"}
+    assert data["process_peak_rss_bytes"] > 10 << 20
+
+
+def test_counting_file_counts_read_and_readinto():
+    sink = {"probe": 0}
+    f = CountingFile(io.BytesIO(b"x" * 100), sink, lambda: "probe")
+    f.read(10)
+    f.readinto(bytearray(30))
+    f.seek(95)
+    f.read()
+    assert sink["probe"] == 45
+
+
+def _cli(*args: str):
+    @click.group()
+    @click.pass_context
+    def cli(ctx):
+        ctx.obj = Settings(load_plugins="")
+
+    cli.add_command(bench)
+    return CliRunner().invoke(cli, ["bench", *args])
+
+
+def test_bench_command_prints_a_table_per_type_and_phase():
+    r = _cli(str(MEDIA / "square_512.png"), str(MEDIA / "tone_44100_mono.wav"), "--repeat", "2")
+    assert r.exit_code == 0, r.output
+    assert "median ms" in r.output and "p95 ms" in r.output and "files/s" in r.output
+    assert any(line.startswith("png") and "image_dimensions" in line for line in r.output.splitlines())
+
+
+def test_bench_command_json_with_selected_detectors_skips_what_they_cannot_judge():
+    r = _cli(str(MEDIA / "square_512.png"), str(MEDIA / "phone_rotated_90.mp4"), "--detectors", "video_specs", "--repeat", "1", "--json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output[r.output.index("{"):])
+    assert [f["type"] for f in data["files"]] == ["mp4"]
+    assert data["skipped"][0]["reason"] == "no selected detector handles image"
+
+
+def test_bench_command_defaults_to_the_good_fixture_media():
+    r = _cli("--repeat", "1", "--json")
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output[r.output.index("{"):])
+    names = {f["path"].rsplit("/", 1)[-1] for f in data["files"]}
+    assert {"contract_576x1024_30fps.mp4", "still_300x200.webp", "tone_48000_stereo.flac"} <= names
+    assert all(f["status"] == "completed" for f in data["files"])
+    assert {s["path"].rsplit("/", 1)[-1] for s in data["skipped"]} >= {"empty.mp4", "bomb_40000x40000.png"}
+
+
+def test_bench_command_rejects_an_unknown_detector():
+    r = _cli(str(MEDIA / "square_512.png"), "--detectors", "no_such")
+    assert r.exit_code == 2
+    assert "no_such" in r.output
+
+
+# -- what the benchmarks hold the probe to -------------------------------------------------
+
+
+class Counting(io.BytesIO):
+    bytes_read = 0
+
+    def read(self, size=-1):
+        data = super().read(size)
+        self.bytes_read += len(data)
+        return data
+
+
+def _keyframe_first_mp4(path) -> bytes:
+    """A video-only MP4 whose first packet is a ~100 KB keyframe of noise."""
+    import av
+
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w", options={"movflags": "+faststart"}) as out:
+        vs = out.add_stream("libx264", rate=30)
+        vs.width, vs.height, vs.pix_fmt = 320, 240, "yuv420p"
+        vs.options = {"preset": "ultrafast", "qp": "0"}
+        noise = rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)
+        for i in range(5):
+            frame = av.VideoFrame.from_ndarray(noise, format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 30)
+            for packet in vs.encode(frame):
+                out.mux(packet)
+        for packet in vs.encode(None):
+            out.mux(packet)
+    return path.read_bytes()
+
+
+def test_an_mp4_whose_first_packet_is_a_keyframe_is_probed_without_reading_it(tmp_path):
+    data = _keyframe_first_mp4(tmp_path / "keyframe_first.mp4")
+    assert len(data) > 100_000
+    f = Counting(data)
+    info = probe(f)
+    assert (info.video.width, info.video.height, info.video.frames, info.video.fps) == (320, 240, 5, 30.0)
+    assert f.bytes_read < 20_000  # a 16 KB buffer of header and the tkhd walk, not the keyframe
+    assert info.video.pix_fmt is None  # known only by decoding a frame, which the probe never does
+
+
+def _webp(mode: str, *, lossless: bool, frames: int, orientation: int | None) -> bytes:
+    rng = np.random.default_rng(frames)
+    images = [Image.fromarray(rng.integers(0, 256, (37, 53, 4), dtype=np.uint8), "RGBA").convert(mode) for _ in range(frames)]
+    kwargs = {"format": "WEBP", "lossless": lossless}
+    if orientation:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        kwargs["exif"] = exif.tobytes()
+    if frames > 1:
+        kwargs.update(save_all=True, append_images=images[1:], duration=40)
+    out = io.BytesIO()
+    images[0].save(out, **kwargs)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L"])
+@pytest.mark.parametrize("lossless", [False, True])
+@pytest.mark.parametrize("frames, orientation", [(1, None), (1, 6), (3, None), (3, 8)])
+def test_webp_is_described_from_its_chunks_as_pillow_describes_it(mode, lossless, frames, orientation):
+    data = _webp(mode, lossless=lossless, frames=frames, orientation=orientation)
+    pillow = Image.open(io.BytesIO(data))
+    swap = orientation in (6, 8)
+    f = Counting(data)
+    img = probe(f).image
+    assert (img.stored_width, img.stored_height, img.mode, img.frames) == (*pillow.size, pillow.mode, getattr(pillow, "n_frames", 1))
+    assert (img.width, img.height) == (pillow.size[::-1] if swap else pillow.size)
+    assert img.orientation == (orientation or 1)
+    if frames == 1 and not orientation:
+        assert f.bytes_read < 200  # the chunk headers, not the picture
+
+
+def test_a_truncated_or_garbled_webp_fails_with_a_probe_error():
+    from pique_engine.errors import ProbeError
+
+    data = _webp("RGB", lossless=True, frames=1, orientation=None)
+    with pytest.raises(ProbeError, match="WEBP"):
+        probe(io.BytesIO(data[:16]))
+    with pytest.raises(ProbeError, match="VP8L signature"):
+        probe(io.BytesIO(data[:20] + b"\x00" + data[21:]))
+
+
+def test_gif_frames_are_counted_as_pillow_counts_them(tmp_path):
+    rng = np.random.default_rng(1)
+    frames = [Image.fromarray(rng.integers(0, 255, (50, 60), dtype=np.uint8), "L").convert("P") for _ in range(7)]
+    path = tmp_path / "noise.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=40, loop=0)
+    assert probe(path).image.frames == Image.open(path).n_frames == 7
