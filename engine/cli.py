@@ -168,6 +168,45 @@ def stack(workdir, project, topic, subscription, bucket) -> None:
     sys.exit(stack_main(args))
 
 
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8080, show_default=True)
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".pique-dev"), show_default=True,
+              help="Database (unless PIQUE_DATABASE_URL is set), uploaded objects and demo credentials.")
+@click.pass_obj
+def dev(settings, host: str, port: int, data_dir: Path) -> None:
+    """Run the whole flow locally: API, signed uploads, worker and webhooks in one process."""
+    from .devserver import run_dev
+
+    _plugins(settings)
+    try:
+        run_dev(settings, host, port, data_dir, out=lambda text: click.echo(text))
+    except PiqueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8080, show_default=True)
+@click.pass_obj
+def api(settings, host: str, port: int) -> None:
+    """Serve the upload API (signed GCS URLs for PIQUE_BUCKET)."""
+    import uvicorn
+
+    from .api import create_app
+    from .signer import GcsSigner
+    from .store import Store
+
+    if not settings.bucket:
+        raise click.UsageError("set PIQUE_BUCKET, the bucket the upload URLs point at")
+    try:
+        store = Store.open(settings.database_url)
+        app = create_app(store, GcsSigner(settings.bucket), settings)
+    except PiqueError as exc:
+        raise click.ClickException(str(exc)) from None
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
 @cli.group()
 def webhooks() -> None:
     """Tools for webhook receivers."""

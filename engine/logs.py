@@ -37,3 +37,5 @@ def configure_logging(level: str = "INFO", fmt: str = "auto") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    if root.level > logging.DEBUG:  # migrations announce every plugin they set up
+        logging.getLogger("alembic").setLevel(logging.WARNING)
