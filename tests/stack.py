@@ -72,33 +72,37 @@ def unique_name(filename: str = "clip.mp4", org_id: str = "org_test") -> str:
     return f"{org_id}/pending/job_{uuid.uuid4().hex[:16]}/{filename}"
 
 
-_SIGNER = None
+_KEY_INFO: dict[str, str] | None = None
 
 
-def signing_credentials():
-    """A throwaway service account whose key signs V4 URLs offline (fake-gcs-server checks nothing)."""
-    global _SIGNER
-    if _SIGNER is None:
+def service_account_info() -> dict[str, str]:
+    """A throwaway service-account key (as in a key file); fake-gcs-server checks no signatures."""
+    global _KEY_INFO
+    if _KEY_INFO is None:
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric import rsa
-        from google.oauth2 import service_account
 
         key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         pem = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         ).decode()
-        _SIGNER = service_account.Credentials.from_service_account_info(
-            {
-                "type": "service_account",
-                "project_id": PROJECT,
-                "private_key_id": "test-key",
-                "private_key": pem,
-                "client_email": f"uploader@{PROJECT}.iam.gserviceaccount.com",
-                "client_id": "1",
-                "token_uri": "https://oauth2.googleapis.com/token",
-            }
-        )
-    return _SIGNER
+        _KEY_INFO = {
+            "type": "service_account",
+            "project_id": PROJECT,
+            "private_key_id": "test-key",
+            "private_key": pem,
+            "client_email": f"uploader@{PROJECT}.iam.gserviceaccount.com",
+            "client_id": "1",
+            "token_uri": "https://oauth2.googleapis.com/token",
+        }
+    return _KEY_INFO
+
+
+def signing_credentials():
+    """Credentials from `service_account_info`, which sign V4 URLs offline."""
+    from google.oauth2 import service_account
+
+    return service_account.Credentials.from_service_account_info(service_account_info())
 
 
 def signed_put(stack: LocalStack, object_name: str, content_type: str, max_bytes: int) -> tuple[str, dict[str, str]]:
