@@ -1,4 +1,4 @@
-# Two commands: `make run` (the main job on the embedded default) and `make test`.
+# Two commands: `make run` (the whole flow on the embedded default, `pique-engine dev`) and `make test`.
 # Each sets itself up: a virtualenv in .venv with pique-engine, the example plugin and test tools.
 
 PYTHON ?= python3
@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml plugins/pique-loudness/pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/pique-engine evaluate fixtures/media/contract_576x1024_30fps.mp4 --judge fixtures/judges/reels.json
+	$(BIN)/pique-engine dev
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests plugins/pique-loudness/tests
