@@ -98,7 +98,8 @@ class LocalUploads:
 
 def storage_router(signer, uploads: LocalUploads):
     """`PUT /storage/{object}`: what a signed upload URL points at in dev mode."""
-    from .signer import RefusalReason, UploadRefused
+    from .errors import UploadRefused
+    from .signer import RefusalReason
 
     router = APIRouter(include_in_schema=False)
     status_for = {RefusalReason.EXPIRED: 400, RefusalReason.WRONG_LENGTH: 400}

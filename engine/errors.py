@@ -13,9 +13,14 @@
     ├── SignatureError         a webhook signature header is malformed, stale or does not match
     ├── WebhookError           a webhook could not be delivered
     │   └── WebhookTargetRefused  the URL resolves to an address webhooks may not reach
+    ├── NotificationError      a Pub/Sub message is not a GCS notification we can read
+    ├── SigningError           an upload URL could not be signed
+    ├── UploadRefused          a PUT to a locally signed URL does not match it or came too late
     ├── StorageError           the uploaded object could not be read (transient)
-    └── StoreError             the database refused or lost an operation
-        └── JobStateError      a job is not in the state an operation needs
+    │   └── ObjectGone         the pinned object generation was overwritten or deleted
+    ├── StoreError             the database refused or lost an operation
+    │   └── JobStateError      a job is not in the state an operation needs
+    └── LocalStackError        the local emulators could not be found, started or set up
 
 Messages say what happened and what to do about it; they are shown to users as they are.
 """
@@ -75,8 +80,34 @@ class WebhookTargetRefused(WebhookError):
     """The webhook URL resolves to an address webhooks may not reach."""
 
 
+class NotificationError(PiqueError):
+    """A Pub/Sub message is not a GCS notification this engine can read (a poison message)."""
+
+
+class SigningError(PiqueError):
+    """An upload URL could not be signed (no usable credentials, or the IAM API refused)."""
+
+
+class UploadRefused(PiqueError):
+    """A PUT to a locally signed URL does not match its signature, or came too late.
+
+    `reason` is a `pique_engine.signer.RefusalReason`.
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 class StorageError(PiqueError):
     """The uploaded object could not be read; usually transient."""
+
+
+class ObjectGone(StorageError):
+    """The pinned object generation no longer exists: it was overwritten or deleted.
+
+    Not transient: retrying cannot bring it back. A newer generation has its own notification.
+    """
 
 
 class StoreError(PiqueError):
@@ -85,3 +116,7 @@ class StoreError(PiqueError):
 
 class JobStateError(StoreError):
     """A job is not in the state an operation needs."""
+
+
+class LocalStackError(PiqueError):
+    """The local emulators could not be found, started or set up."""

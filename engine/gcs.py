@@ -25,7 +25,7 @@ from google.cloud import storage
 from google.cloud.storage.exceptions import DataCorruption, InvalidResponse
 from google.cloud.storage.retry import DEFAULT_RETRY
 
-from .errors import StorageError
+from .errors import ObjectGone, StorageError
 
 __all__ = [
     "DEFAULT_BLOCK_SIZE",
@@ -55,13 +55,6 @@ _TRANSIENT = (
     InvalidResponse,
     OSError,
 )
-
-
-class ObjectGone(StorageError):
-    """The pinned object generation no longer exists: it was overwritten or deleted.
-
-    Not transient: retrying cannot bring it back. A newer generation has its own notification.
-    """
 
 
 def storage_client(project: str | None = None) -> storage.Client:

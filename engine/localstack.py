@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from .errors import PiqueError
+from .errors import LocalStackError
 
 __all__ = [
     "LocalStack",
@@ -50,10 +50,6 @@ __all__ = [
 HOST = "127.0.0.1"
 STOP_GRACE_SEC = 5.0
 _SDK_ROOTS = ("/usr/lib/google-cloud-sdk", "/usr/share/google-cloud-sdk", "/opt/google-cloud-sdk")
-
-
-class LocalStackError(PiqueError):
-    """The local emulators could not be found, started or set up."""
 
 
 def find_pubsub_emulator() -> Path | None:

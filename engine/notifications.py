@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import PiqueError
+from .errors import NotificationError
 
 __all__ = [
     "OBJECT_ARCHIVE",
@@ -41,10 +41,6 @@ OBJECT_ARCHIVE = "OBJECT_ARCHIVE"
 
 JSON_API_V1 = "JSON_API_V1"
 PENDING = "pending"
-
-
-class NotificationError(PiqueError):
-    """A Pub/Sub message is not a GCS notification this engine can read (a poison message)."""
 
 
 class DedupeKey(NamedTuple):

@@ -30,7 +30,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from .errors import PiqueError
+from .errors import SigningError, UploadRefused
 
 __all__ = [
     "MAX_FILENAME_BYTES",
@@ -56,10 +56,6 @@ _CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
 
 
 # Until errors.py holds them (both belong directly under PiqueError).
-class SigningError(PiqueError):
-    """An upload URL could not be signed (no usable credentials, or the IAM API refused)."""
-
-
 class RefusalReason(StrEnum):
     """Why `LocalSigner.verify` refused a PUT."""
 
@@ -67,14 +63,6 @@ class RefusalReason(StrEnum):
     BAD_SIGNATURE = "bad_signature"
     WRONG_CONTENT_TYPE = "wrong_content_type"
     WRONG_LENGTH = "wrong_length"
-
-
-class UploadRefused(PiqueError):
-    """A PUT to a locally signed URL does not match its signature, or came too late."""
-
-    def __init__(self, reason: RefusalReason, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)

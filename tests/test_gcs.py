@@ -14,7 +14,8 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
 
 from pique_engine.errors import StorageError
-from pique_engine.gcs import DEFAULT_BLOCK_SIZE, GcsObjectReader, ObjectGone, download_to_tempfile, storage_client
+from pique_engine.errors import ObjectGone
+from pique_engine.gcs import DEFAULT_BLOCK_SIZE, GcsObjectReader, download_to_tempfile, storage_client
 
 from .conftest import FIXTURES
 from .stack import local_stack, stack_env, unique_name, upload_signed  # noqa: F401

@@ -16,7 +16,8 @@ import uuid
 import pytest
 from google.cloud import pubsub_v1
 
-from pique_engine.localstack import LocalStackError, start_local_stack
+from pique_engine.errors import LocalStackError
+from pique_engine.localstack import start_local_stack
 from pique_engine.notifications import OBJECT_FINALIZE, parse_notification
 
 from .stack import (
