@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pique_engine import Checks, Detector, DetectorError, DetectorResult, Media, hookimpl
+from pique_engine.detector import check_ranges
 
 NAME = "audio_sample_rate"
 
@@ -23,10 +24,7 @@ class AudioSampleRateParams(BaseModel):
 
     @model_validator(mode="after")
     def _bounds(self) -> AudioSampleRateParams:
-        for lo, hi in (("min_channels", "max_channels"), ("min_duration_sec", "max_duration_sec")):
-            a, b = getattr(self, lo), getattr(self, hi)
-            if a is not None and b is not None and a > b:
-                raise ValueError(f"{lo} ({a}) is greater than {hi} ({b})")
+        check_ranges(self, "channels", "duration_sec")
         return self
 
 
@@ -41,17 +39,10 @@ def evaluate(media: Media, params: AudioSampleRateParams) -> DetectorResult:
     if p.allowed_sample_rates is not None:
         allowed = "one of " + ", ".join(f"{r} Hz" for r in p.allowed_sample_rates)
         c.check("sample rate", f"{a.sample_rate} Hz", allowed, ok=a.sample_rate in p.allowed_sample_rates)
-    if p.min_sample_rate is not None:
-        c.check("sample rate", f"{a.sample_rate} Hz", f">= {p.min_sample_rate} Hz", ok=a.sample_rate >= p.min_sample_rate)
-    if p.min_channels is not None:
-        c.check("channels", a.channels, f">= {p.min_channels}", ok=a.channels >= p.min_channels)
-    if p.max_channels is not None:
-        c.check("channels", a.channels, f"<= {p.max_channels}", ok=a.channels <= p.max_channels)
+    c.within("sample rate", a.sample_rate, p.min_sample_rate, unit=" Hz", shown=f"{a.sample_rate} Hz")
+    c.within("channels", a.channels, p.min_channels, p.max_channels)
     shown = f"{duration:.1f}s" if duration is not None else "unknown"
-    if p.min_duration_sec is not None:
-        c.check("duration", shown, f">= {p.min_duration_sec:g}s", ok=duration is not None and duration >= p.min_duration_sec)
-    if p.max_duration_sec is not None:
-        c.check("duration", shown, f"<= {p.max_duration_sec:g}s", ok=duration is not None and duration <= p.max_duration_sec)
+    c.within("duration", duration, p.min_duration_sec, p.max_duration_sec, unit="s", shown=shown)
     summary = f"Audio meets requirements: {a.sample_rate} Hz, {a.channels} ch, {shown}, {a.codec}"
     return c.result(name=NAME, metrics=metrics, summary=summary)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pique_engine import Checks, Detector, DetectorError, DetectorResult, Media, hookimpl
+from pique_engine.detector import check_ranges
 from pique_engine.ratio import aspect_ratio_label, parse_ratio, ratio_matches
 
 NAME = "image_dimensions"
@@ -39,10 +40,7 @@ class ImageDimensionsParams(BaseModel):
 
     @model_validator(mode="after")
     def _bounds(self) -> ImageDimensionsParams:
-        for lo, hi in (("min_width", "max_width"), ("min_height", "max_height")):
-            a, b = getattr(self, lo), getattr(self, hi)
-            if a is not None and b is not None and a > b:
-                raise ValueError(f"{lo} ({a}) is greater than {hi} ({b})")
+        check_ranges(self, "width", "height")
         return self
 
 
@@ -62,14 +60,8 @@ def evaluate(media: Media, params: ImageDimensionsParams) -> DetectorResult:
     }
     c = Checks()
     p = params
-    if p.min_width is not None:
-        c.check("width", img.width, f">= {p.min_width}", ok=img.width >= p.min_width)
-    if p.max_width is not None:
-        c.check("width", img.width, f"<= {p.max_width}", ok=img.width <= p.max_width)
-    if p.min_height is not None:
-        c.check("height", img.height, f">= {p.min_height}", ok=img.height >= p.min_height)
-    if p.max_height is not None:
-        c.check("height", img.height, f"<= {p.max_height}", ok=img.height <= p.max_height)
+    c.within("width", img.width, p.min_width, p.max_width)
+    c.within("height", img.height, p.min_height, p.max_height)
     if p.aspect_ratio is not None:
         ok = ratio_matches(img.width, img.height, p.aspect_ratio, p.aspect_ratio_tolerance)
         c.check("aspect ratio", ratio, f"{p.aspect_ratio} ±{p.aspect_ratio_tolerance:.0%}", ok=ok)

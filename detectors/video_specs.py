@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pique_engine import Checks, Detector, DetectorError, DetectorResult, Media, hookimpl
+from pique_engine.detector import check_ranges
 from pique_engine.ratio import aspect_ratio_label, parse_ratio, ratio_matches
 
 NAME = "video_specs"
@@ -37,10 +38,7 @@ class VideoSpecsParams(BaseModel):
 
     @model_validator(mode="after")
     def _bounds(self) -> VideoSpecsParams:
-        for lo, hi in (("min_width", "max_width"), ("min_height", "max_height"), ("min_fps", "max_fps"), ("min_duration_sec", "max_duration_sec")):
-            a, b = getattr(self, lo), getattr(self, hi)
-            if a is not None and b is not None and a > b:
-                raise ValueError(f"{lo} ({a}) is greater than {hi} ({b})")
+        check_ranges(self, "width", "height", "fps", "duration_sec")
         return self
 
 
@@ -76,22 +74,10 @@ def evaluate(media: Media, params: VideoSpecsParams) -> DetectorResult:
     if p.aspect_ratio is not None:
         ok = ratio_matches(v.width, v.height, p.aspect_ratio, p.aspect_ratio_tolerance)
         c.check("aspect ratio", ratio, f"{p.aspect_ratio} ±{p.aspect_ratio_tolerance:.0%}", ok=ok)
-    if p.min_width is not None:
-        c.check("width", v.width, f">= {p.min_width}", ok=v.width >= p.min_width)
-    if p.max_width is not None:
-        c.check("width", v.width, f"<= {p.max_width}", ok=v.width <= p.max_width)
-    if p.min_height is not None:
-        c.check("height", v.height, f">= {p.min_height}", ok=v.height >= p.min_height)
-    if p.max_height is not None:
-        c.check("height", v.height, f"<= {p.max_height}", ok=v.height <= p.max_height)
-    if p.min_fps is not None:
-        c.check("fps", v.fps, f">= {p.min_fps:g}", ok=v.fps is not None and v.fps >= p.min_fps)
-    if p.max_fps is not None:
-        c.check("fps", v.fps, f"<= {p.max_fps:g}", ok=v.fps is not None and v.fps <= p.max_fps)
-    if p.min_duration_sec is not None:
-        c.check("duration", _seconds(duration), f">= {p.min_duration_sec:g}s", ok=duration is not None and duration >= p.min_duration_sec)
-    if p.max_duration_sec is not None:
-        c.check("duration", _seconds(duration), f"<= {p.max_duration_sec:g}s", ok=duration is not None and duration <= p.max_duration_sec)
+    c.within("width", v.width, p.min_width, p.max_width)
+    c.within("height", v.height, p.min_height, p.max_height)
+    c.within("fps", v.fps, p.min_fps, p.max_fps)
+    c.within("duration", duration, p.min_duration_sec, p.max_duration_sec, unit="s", shown=_seconds(duration))
     if p.require_audio:
         c.check("audio track", "absent" if audio is None else "present", "present", ok=audio is not None)
     if p.audio_sample_rates is not None:

@@ -102,6 +102,18 @@ class Checks:
         if not ok:
             self.failures.append(f"{label} {_fmt(measured)} (required {required})")
 
+    def within(self, label: str, value: float | None, low: float | None = None, high: float | None = None,
+               *, unit: str = "", shown: object = None) -> None:
+        """Check `low <= value <= high` for whichever bounds are set; an unknown value fails them.
+
+        `shown` is how the measured value appears in the rationale (default: the value).
+        """
+        shown = value if shown is None else shown
+        if low is not None:
+            self.check(label, shown, f">= {low:g}{unit}", ok=value is not None and value >= low)
+        if high is not None:
+            self.check(label, shown, f"<= {high:g}{unit}", ok=value is not None and value <= high)
+
     def result(self, *, name: str, metrics: dict[str, Any], summary: str) -> DetectorResult:
         """Score = passed / total (1.0 with no checks); the rationale names every failure."""
         passed = self.total - len(self.failures)
@@ -116,6 +128,14 @@ class Checks:
             rationale=rationale,
             metrics={name: metrics},
         )
+
+
+def check_ranges(params: BaseModel, *names: str) -> None:
+    """Refuse params whose `min_<name>` is above their `max_<name>`; for model validators."""
+    for name in names:
+        low, high = getattr(params, f"min_{name}"), getattr(params, f"max_{name}")
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"min_{name} ({low}) is greater than max_{name} ({high})")
 
 
 def _fmt(value: object) -> str:
