@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from pydantic_core import PydanticSerializationError
+
 from .detector import DetectorResult, Media
 from .errors import ContentMismatch, MediaError, PiqueError, ProbeError
 from .judge import BoundCriterion, BoundJudge
@@ -141,6 +143,7 @@ class Evaluator:
             t0 = time.perf_counter()
             results.append(run_criterion(bound, media))
             timings[bound.criterion.criterion_id] = (time.perf_counter() - t0) * 1000
+        report("the overall_score hook")
         score = self.plugins.pm.hook.overall_score(judge=judge.judge, results=results)
         payload = CompletedPayload(
             evaluation_id=evaluation_id or str(uuid.uuid4()),
@@ -154,18 +157,24 @@ class Evaluator:
 
 
 def run_criterion(bound: BoundCriterion, media: Media) -> CriterionResult:
-    """Run one detector; an exception or an invalid result fails this criterion only."""
+    """Run one detector; an exception or an invalid result fails this criterion only.
+
+    `MemoryError` is not caught: in a sandbox it means the evaluation hit its memory limit,
+    which the sandbox reports with the limit and the detector's name.
+    """
     det = bound.detector
     try:
         result = det.evaluate(media, bound.params)
         if not isinstance(result, DetectorResult):
             raise TypeError(f"returned {type(result).__name__}, expected DetectorResult")
+    except MemoryError:
+        raise
     except PiqueError as exc:
         return _failed_criterion(bound, str(exc))
     except Exception as exc:  # third-party code: report it, keep the other criteria
         log.exception("detector %r raised on %s", det.name, media.name)
         return _failed_criterion(bound, f"detector {det.name!r} failed: {type(exc).__name__}: {exc}")
-    return CriterionResult(
+    criterion = CriterionResult(
         criterion_id=bound.criterion.criterion_id,
         detector_name=det.name,
         pass_check=result.pass_check,
@@ -173,6 +182,11 @@ def run_criterion(bound: BoundCriterion, media: Media) -> CriterionResult:
         rationale=result.rationale,
         metrics=result.metrics,
     )
+    try:  # the payload is serialised later, far from here; a bad value must fail this criterion only
+        criterion.model_dump_json()
+    except (PydanticSerializationError, ValueError, TypeError) as exc:
+        return _failed_criterion(bound, f"detector {det.name!r} returned metrics that cannot be sent as JSON: {exc}")
+    return criterion
 
 
 def _failed_criterion(bound: BoundCriterion, error: str) -> CriterionResult:

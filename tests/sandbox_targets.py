@@ -35,3 +35,21 @@ def allocates(*, progress):
 
 def raises(*, progress):
     raise KeyError("weights")
+
+
+def evaluate_path(path, judge, content_type=None, *, plugins=(), progress):
+    """Evaluate a local file as the worker's child does, with extra plugin modules loaded.
+
+    Returns the payload as a dict (what the webhook would carry).
+    """
+    import importlib
+    import json
+
+    from pique_engine.evaluation import Evaluator, MediaSource
+    from pique_engine.judge import bind_judge, parse_judge
+    from pique_engine.plugins import load_plugins
+
+    loaded = load_plugins([], extra=[importlib.import_module(name) for name in plugins])
+    bound = bind_judge(parse_judge(judge), loaded.detectors)
+    ev = Evaluator(loaded).evaluate(MediaSource.from_path(path), bound, job_id="job_test", content_type=content_type, progress=progress)
+    return json.loads(ev.payload.to_bytes())
