@@ -74,7 +74,23 @@ class Worker:
     # -- one message -------------------------------------------------------------------------
 
     def handle(self, attributes: dict[str, str], data: bytes, delivery_attempt: int | None = None) -> str:
-        """Decide one message's fate: returns ACK or NACK. Never raises."""
+        """Decide one message's fate: returns ACK or NACK. Never raises.
+
+        An unexpected exception nacks (after releasing the job): a callback that raises would
+        leave the message leased, and its flow-control slot taken, for up to an hour.
+        """
+        claimed: dict[str, str | None] = {}
+        try:
+            return self._handle(attributes, data, delivery_attempt, claimed)
+        except Exception as exc:
+            job_id = claimed.get("job_id")
+            extra = {"job_id": job_id} if job_id else None
+            log.exception("unexpected error handling a message", extra=extra)
+            if job_id:
+                self._release(job_id, claimed.get("lease_token"))
+            return self._done(NACK, "error", f"unexpected error, left for redelivery: {type(exc).__name__}: {exc}", extra)
+
+    def _handle(self, attributes: dict[str, str], data: bytes, delivery_attempt: int | None, claimed: dict) -> str:
         try:
             n = parse_notification(attributes, data)
         except NotificationError as exc:
@@ -94,6 +110,7 @@ class Worker:
         if not claim.should_evaluate:
             return self._done(ACK, claim.outcome.value, f"not evaluated: {claim.outcome.value}", extra)
         job = claim.job
+        claimed.update(job_id=job.job_id, lease_token=claim.lease_token)
         if job.object_name != n.object_name:
             return self._fail(job, claim.lease_token, "the uploaded object name does not match the job's upload URL", extra)
         if job.attempts > self.settings.max_delivery_attempts:
