@@ -12,6 +12,7 @@ import multiprocessing
 import multiprocessing.connection
 import os
 import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -50,7 +51,26 @@ def _ctx() -> multiprocessing.context.BaseContext:
     return _context
 
 
+def _die_with_parent() -> None:
+    """Exit as soon as the process that asked for this call has gone.
+
+    Only the caller enforces the time limit, so a child stuck in an endless loop would
+    outlive a caller killed with SIGKILL (and keep the forkserver alive with it). A daemon
+    thread waits on the pipe the caller holds open; its EOF means the caller is dead.
+    """
+    parent = multiprocessing.parent_process()
+    if parent is None or parent.sentinel is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(1)
+
+    threading.Thread(target=watch, name="pique-parent-watch", daemon=True).start()
+
+
 def _child(conn, target, args, kwargs, memory_bytes) -> None:
+    _die_with_parent()
     if memory_bytes:
         import resource
 

@@ -53,3 +53,11 @@ def evaluate_path(path, judge, content_type=None, *, plugins=(), progress):
     bound = bind_judge(parse_judge(judge), loaded.detectors)
     ev = Evaluator(loaded).evaluate(MediaSource.from_path(path), bound, job_id="job_test", content_type=content_type, progress=progress)
     return json.loads(ev.payload.to_bytes())
+
+
+def writes_pid_then_hangs(path, *, progress):
+    from pathlib import Path
+
+    Path(path).write_text(str(os.getpid()))
+    while True:
+        time.sleep(0.05)
