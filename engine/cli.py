@@ -44,15 +44,20 @@ def cli(ctx: click.Context, log_level: str) -> None:
 @click.option("--judge", "judge_path", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Judge JSON file.")
 @click.option("--content-type", type=click.Choice(["video", "image", "audio"]), help="Declared type; defaults to what each file is.")
 @click.option("--job-id", help="Job id for the payload (one file only); generated otherwise.")
+@click.option("--isolate/--no-isolate", default=True, show_default=True,
+              help="Evaluate each file in a child process with the time and memory limits (PIQUE_EVALUATION_*).")
 @click.pass_obj
-def evaluate(settings, files: tuple[Path, ...], judge_path: Path, content_type: str | None, job_id: str | None) -> None:
+def evaluate(settings, files: tuple[Path, ...], judge_path: Path, content_type: str | None, job_id: str | None, isolate: bool) -> None:
     """Evaluate FILES against a judge; print one payload per file as a JSON line.
 
     Exits 0 when every evaluation completed, 1 when any failed, 2 on usage errors.
     """
     from .evaluation import Evaluator, MediaSource, new_id
     from .judge import load_judge_file
+    from .payloads import FailedPayload
     from .probe import ProbeLimits
+    from .sandbox import Limits, run_isolated
+    from .uploads import evaluate_file
 
     if job_id and len(files) > 1:
         raise click.UsageError("--job-id names one evaluation; give a single file or leave it out")
@@ -62,12 +67,23 @@ def evaluate(settings, files: tuple[Path, ...], judge_path: Path, content_type: 
     except PiqueError as exc:
         raise click.UsageError(str(exc)) from None
     limits = ProbeLimits(settings.max_image_pixels, settings.max_video_pixels, settings.max_duration_sec)
+    sandbox = Limits(timeout_sec=settings.evaluation_timeout_sec, memory_bytes=settings.evaluation_memory_mb << 20)
     evaluator = Evaluator(plugins, limits)
     any_failed = False
     for path in files:
-        result = evaluator.evaluate(MediaSource.from_path(path), judge, job_id=job_id or new_id("job"), content_type=content_type)
-        any_failed |= not result.completed
-        sys.stdout.buffer.write(result.payload.to_bytes() + b"\n")
+        this_job = job_id or new_id("job")
+        if not isolate:
+            payload = evaluator.evaluate(MediaSource.from_path(path), judge, job_id=this_job, content_type=content_type).payload
+        else:
+            try:
+                payload = run_isolated(
+                    evaluate_file, str(path), judge.judge.model_dump(), job_id=this_job, content_type=content_type,
+                    plugin_selection=settings.plugin_selection(), probe_limits=limits, limits=sandbox, what="the evaluation",
+                ).payload
+            except PiqueError as exc:
+                payload = FailedPayload(job_id=this_job, error=str(exc), judge_id=judge.judge_id)
+        any_failed |= isinstance(payload, FailedPayload)
+        sys.stdout.buffer.write(payload.to_bytes() + b"\n")
         sys.stdout.flush()
     sys.exit(1 if any_failed else 0)
 

@@ -46,7 +46,7 @@ def _ctx() -> multiprocessing.context.BaseContext:
 
         ctx = multiprocessing.get_context("forkserver")
         # "__main__": the console script is imported once here, not again in every child.
-        ctx.set_forkserver_preload(["__main__", *_PRELOAD, *DEFAULT_PLUGINS])
+        ctx.set_forkserver_preload(["__main__", *_PRELOAD, *DEFAULT_PLUGINS, "pique_engine.preload"])
         _context = ctx
     return _context
 

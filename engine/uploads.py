@@ -51,7 +51,8 @@ class UploadOutcome:
 
 
 @lru_cache(maxsize=4)
-def _plugins(selection: tuple[str, ...] | None):
+def cached_plugins(selection: tuple[str, ...] | None):
+    """The plugins for a selection, loaded once per process (and once in the forkserver)."""
     from .plugins import load_plugins
 
     return load_plugins(None if selection is None else list(selection))
@@ -68,7 +69,7 @@ def evaluate_upload(request: UploadRequest, *, progress) -> UploadOutcome:
         )
         return UploadOutcome(evaluation=_failed(request, error))
 
-    plugins = _plugins(None if request.plugin_selection is None else tuple(request.plugin_selection))
+    plugins = cached_plugins(None if request.plugin_selection is None else tuple(request.plugin_selection))
     try:
         judge = bind_judge(parse_judge(request.judge), plugins.detectors)
     except JudgeError as exc:  # e.g. a detector this worker does not have installed
@@ -111,3 +112,21 @@ def evaluate_upload(request: UploadRequest, *, progress) -> UploadOutcome:
 def _failed(request: UploadRequest, error: str) -> Evaluation:
     payload = FailedPayload(job_id=request.job_id, error=error, judge_id=str(request.judge.get("judge_id", "")))
     return Evaluation(payload=payload, info=None, probe_ms=0.0)
+
+
+def evaluate_file(
+    path: str,
+    judge: dict[str, Any],
+    *,
+    job_id: str,
+    content_type: str | None,
+    plugin_selection: list[str] | None,
+    probe_limits: ProbeLimits,
+    progress,
+) -> Evaluation:
+    """Evaluate one local file; `pique-engine evaluate` runs this in the sandbox."""
+    plugins = cached_plugins(None if plugin_selection is None else tuple(plugin_selection))
+    bound = bind_judge(parse_judge(judge), plugins.detectors)
+    return Evaluator(plugins, probe_limits).evaluate(
+        MediaSource.from_path(path), bound, job_id=job_id, content_type=content_type, progress=progress
+    )

@@ -1,0 +1,11 @@
+"""Imported once by the sandbox's forkserver: load the selected plugins there, so every child
+starts with them instead of importing each plugin (and its dependencies) per evaluation."""
+
+try:
+    from .settings import Settings
+    from .uploads import cached_plugins
+
+    _selection = Settings().plugin_selection()
+    cached_plugins(None if _selection is None else tuple(_selection))
+except Exception:  # noqa: BLE001 - a child loads them itself, and reports what fails
+    pass
