@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 import json
+import math
 import os
 import platform
 import shutil
@@ -109,7 +111,7 @@ def _cell(v: Any) -> str:
     if v is None:
         return "-"
     if isinstance(v, float):
-        if v != v:
+        if math.isnan(v):
             return "-"
         if abs(v) >= 100:
             return f"{v:,.0f}"
@@ -142,16 +144,14 @@ def ensure_tools(*tools: str, packages: Sequence[str] = ("ffmpeg", "mediainfo"))
 
 def tool_version(cmd: list[str]) -> str | None:
     try:
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=10).stdout
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=10, check=False).stdout
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return next((line.strip() for line in out.splitlines() if line.strip()), None)
+    return next((line.strip() for line in out.splitlines() if any(c.isdigit() for c in line)), None)
 
 
 def plot_available() -> bool:
-    try:
-        import matplotlib  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("matplotlib") is None:
         print("matplotlib is not installed (pip install matplotlib): no plot written")
         return False
     return True

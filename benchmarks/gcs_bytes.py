@@ -31,8 +31,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import largemedia  # noqa: E402
-from common import RESULTS, machine, markdown, plot_available, size, table, write_results  # noqa: E402
+import largemedia
+from common import (
+    RESULTS,
+    machine,
+    markdown,
+    plot_available,
+    size,
+    table,
+    write_results,
+)
 
 OBJECTS = [
     ("mp4 faststart", "mp4_faststart_300mb"),
@@ -97,7 +105,6 @@ def main() -> None:
 
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage
-
     from pique_engine.bench import CountingFile, default_judge
     from pique_engine.evaluation import Evaluator, MediaSource
     from pique_engine.gcs import GcsObjectReader
@@ -124,7 +131,7 @@ def main() -> None:
             readers: list[GcsObjectReader] = []
             asked = {"probe": 0}
 
-            def open_header(name=blob.name, gen=blob.generation, n=blob.size):
+            def open_header(name=blob.name, gen=blob.generation, n=blob.size, readers=readers, asked=asked):
                 reader = GcsObjectReader(bucket, name, gen, size=n)
                 readers.append(reader)
                 return CountingFile(reader, asked, lambda: "probe")
@@ -175,7 +182,6 @@ def _library_default(bucket, blob) -> tuple[int, int, float]:
     """Bytes, requests and ms for the library's default open through the same ranged reader."""
     import av
     from PIL import Image
-
     from pique_engine.gcs import GcsObjectReader
 
     t0 = time.perf_counter()

@@ -68,7 +68,7 @@ def _x264_cbr_video(path: Path, *, seconds: float, bit_rate: int, width: int = 1
         band = min(800, height // 2)
         base[:band] = rng.integers(0, 256, (band, width), dtype=np.uint8)
         chroma = np.full((height // 2, width), 128, np.uint8)
-        n_frames = int(round(seconds * fps))
+        n_frames = round(seconds * fps)
         bar = max(1, width // 16)
         audio_pts = 0
         tone = (0.3 * np.sin(2 * np.pi * 440 * np.arange(1024) / 48000)).astype(np.float32)

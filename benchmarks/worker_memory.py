@@ -33,9 +33,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import largemedia  # noqa: E402
-import stackrun  # noqa: E402
-from common import RESULTS, machine, markdown, size, table, write_results  # noqa: E402
+import largemedia
+import stackrun
+from common import RESULTS, machine, markdown, size, table, write_results
 
 VIDEOS = [("10 MB", "mp4_10mb"), ("1 GB", "mp4_1gb")]
 JUDGES = {
@@ -159,7 +159,6 @@ def main() -> None:
     videos = [(label, largemedia.ensure(key)) for label, key in VIDEOS]
 
     from google.cloud import storage
-
     from pique_engine.localstack import start_local_stack
     from pique_engine.store import Store
 

@@ -32,8 +32,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import stackrun  # noqa: E402
-from common import MEDIA, RESULTS, machine, markdown, median, percentile, table, write_results  # noqa: E402
+import stackrun
+from common import (
+    MEDIA,
+    RESULTS,
+    machine,
+    markdown,
+    median,
+    percentile,
+    table,
+    write_results,
+)
 
 FILE = MEDIA / "phone_rotated_90.mp4"
 
