@@ -247,14 +247,15 @@ def webhooks_listen(host: str, port: int, secrets: tuple[str, ...], tolerance: i
         server.server_close()
 
 
-def _register_admin() -> None:
+def _register_commands() -> None:
     from .admin import judges, keys, orgs
+    from .bench import bench
 
-    for group in (orgs, keys, judges):
-        cli.add_command(group)
+    for command in (orgs, keys, judges, bench):
+        cli.add_command(command)
 
 
-_register_admin()
+_register_commands()
 
 
 def _table(rows: list[dict], columns: list[str]) -> None:

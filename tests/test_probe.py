@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import io
+from fractions import Fraction
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from pique_engine.errors import MediaLimitError, ProbeError
 from pique_engine.probe import ProbeLimits, probe
@@ -156,3 +159,94 @@ def test_image_pixel_limit_is_configurable():
 def test_duration_limit_refuses_long_files_from_their_header():
     with pytest.raises(MediaLimitError, match="duration of 38 s"):
         probe(MEDIA / "contract_576x1024_30fps.mp4", ProbeLimits(max_duration_sec=30))
+
+
+# -- what the benchmarks hold the probe to -------------------------------------------------
+
+
+class Counting(io.BytesIO):
+    bytes_read = 0
+
+    def read(self, size=-1):
+        data = super().read(size)
+        self.bytes_read += len(data)
+        return data
+
+
+def _keyframe_first_mp4(path) -> bytes:
+    """A video-only MP4 whose first packet is a ~100 KB keyframe of noise."""
+    import av
+
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w", options={"movflags": "+faststart"}) as out:
+        vs = out.add_stream("libx264", rate=30)
+        vs.width, vs.height, vs.pix_fmt = 320, 240, "yuv420p"
+        vs.options = {"preset": "ultrafast", "qp": "0"}
+        noise = rng.integers(0, 256, (240, 320, 3), dtype=np.uint8)
+        for i in range(5):
+            frame = av.VideoFrame.from_ndarray(noise, format="rgb24")
+            frame.pts, frame.time_base = i, Fraction(1, 30)
+            for packet in vs.encode(frame):
+                out.mux(packet)
+        for packet in vs.encode(None):
+            out.mux(packet)
+    return path.read_bytes()
+
+
+def test_an_mp4_whose_first_packet_is_a_keyframe_is_probed_without_reading_it(tmp_path):
+    data = _keyframe_first_mp4(tmp_path / "keyframe_first.mp4")
+    assert len(data) > 100_000
+    f = Counting(data)
+    info = probe(f)
+    assert (info.video.width, info.video.height, info.video.frames, info.video.fps) == (320, 240, 5, 30.0)
+    assert f.bytes_read < 20_000  # a 16 KB buffer of header and the tkhd walk, not the keyframe
+    assert info.video.pix_fmt is None  # known only by decoding a frame, which the probe never does
+
+
+def _webp(mode: str, *, lossless: bool, frames: int, orientation: int | None) -> bytes:
+    rng = np.random.default_rng(frames)
+    images = [Image.fromarray(rng.integers(0, 256, (37, 53, 4), dtype=np.uint8), "RGBA").convert(mode) for _ in range(frames)]
+    kwargs = {"format": "WEBP", "lossless": lossless}
+    if orientation:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        kwargs["exif"] = exif.tobytes()
+    if frames > 1:
+        kwargs.update(save_all=True, append_images=images[1:], duration=40)
+    out = io.BytesIO()
+    images[0].save(out, **kwargs)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "L"])
+@pytest.mark.parametrize("lossless", [False, True])
+@pytest.mark.parametrize("frames, orientation", [(1, None), (1, 6), (3, None), (3, 8)])
+def test_webp_is_described_from_its_chunks_as_pillow_describes_it(mode, lossless, frames, orientation):
+    data = _webp(mode, lossless=lossless, frames=frames, orientation=orientation)
+    pillow = Image.open(io.BytesIO(data))
+    swap = orientation in (6, 8)
+    f = Counting(data)
+    img = probe(f).image
+    assert (img.stored_width, img.stored_height, img.mode, img.frames) == (*pillow.size, pillow.mode, getattr(pillow, "n_frames", 1))
+    assert (img.width, img.height) == (pillow.size[::-1] if swap else pillow.size)
+    assert img.orientation == (orientation or 1)
+    if frames == 1 and not orientation:
+        assert f.bytes_read < 200  # the chunk headers, not the picture
+
+
+def test_a_truncated_or_garbled_webp_fails_with_a_probe_error():
+    from pique_engine.errors import ProbeError
+
+    data = _webp("RGB", lossless=True, frames=1, orientation=None)
+    with pytest.raises(ProbeError, match="WEBP"):
+        probe(io.BytesIO(data[:16]))
+    with pytest.raises(ProbeError, match="VP8L signature"):
+        probe(io.BytesIO(data[:20] + b"\x00" + data[21:]))
+
+
+def test_gif_frames_are_counted_as_pillow_counts_them(tmp_path):
+    rng = np.random.default_rng(1)
+    frames = [Image.fromarray(rng.integers(0, 255, (50, 60), dtype=np.uint8), "L").convert("P") for _ in range(7)]
+    path = tmp_path / "noise.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=40, loop=0)
+    assert probe(path).image.frames == Image.open(path).n_frames == 7
