@@ -38,6 +38,28 @@ def video_rotation(f: IO[bytes]) -> int:
     return 0
 
 
+def overrunning_box(f: IO[bytes], size: int) -> tuple[str, int] | None:
+    """The first top-level box that claims to end past the file, as (type, end); else None."""
+    pos, seen = 0, 0
+    while pos + 8 <= size and seen < _MAX_BOXES:
+        seen += 1
+        f.seek(pos)
+        header = f.read(16)
+        if len(header) < 8:
+            return None
+        box_size, kind = struct.unpack(">I4s", header[:8])
+        if box_size == 1 and len(header) == 16:
+            box_size = struct.unpack(">Q", header[8:16])[0]
+        elif box_size == 0:  # "extends to the end of the file"
+            return None
+        if box_size < 8:
+            return None  # not a box structure we can judge; the demuxer decides
+        if pos + box_size > size:
+            return kind.decode("latin-1"), pos + box_size
+        pos += box_size
+    return None
+
+
 def _file_size(f: IO[bytes]) -> int:
     pos = f.tell()
     end = f.seek(0, 2)
@@ -65,9 +87,10 @@ def _boxes(f: IO[bytes], start: int, end: int, budget: list[int]):
             payload = pos + 16
         elif size == 0:
             size = end - pos
-        if size < payload - pos or pos + size > end:
-            return  # truncated or lying about its size: stop rather than guess
-        yield kind, payload, pos + size
+        if size < payload - pos:
+            return  # a size smaller than its own header: stop rather than guess
+        # A box claiming to run past its parent is clamped to it, as FFmpeg reads it.
+        yield kind, payload, min(pos + size, end)
         pos += size
 
 

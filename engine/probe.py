@@ -19,7 +19,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import IO
 
-from . import mp4
+from . import integrity, mp4
 from .errors import MediaLimitError, ProbeError
 from .media import AudioStream, ImageInfo, MediaInfo, VideoStream
 from .sniff import HEAD_BYTES, Format, sniff
@@ -73,6 +73,7 @@ def probe_file(f: IO[bytes], limits: ProbeLimits) -> MediaInfo:
     else:
         info = _probe_pyav(f, fmt, size, limits)
     _check_limits(info, limits)
+    integrity.check_complete(f, fmt, size)
     return info
 
 
