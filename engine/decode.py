@@ -38,7 +38,7 @@ def audio_blocks(media: Media, *, block_frames: int = 65536) -> Iterator[np.ndar
                         block = sf.read(block_frames, dtype="float32", always_2d=True)
                         if not len(block):
                             return
-                        yield block
+                        yield _checked(block)
             except (RuntimeError, soundfile.LibsndfileError) as exc:
                 raise ProbeError(f"cannot decode the {fmt.container} audio: {exc}") from None
             return
@@ -59,11 +59,24 @@ def _pyav_audio(f: IO[bytes], demuxer: str | None, channels: int) -> Iterator[np
         try:
             for frame in container.decode(stream):
                 for out in resampler.resample(frame):
-                    yield _packed(out)
+                    yield _checked(_packed(out))
             for out in resampler.resample(None):
-                yield _packed(out)
+                yield _checked(_packed(out))
         except av.FFmpegError as exc:
             raise ProbeError(f"the audio track is damaged: {exc}") from None
+        except ValueError as exc:  # the resampler refuses a frame whose layout or rate changed midway
+            raise ProbeError(f"the audio track is damaged: its format changes midway ({exc})") from None
+
+
+# Float formats may overshoot 1.0 a little; a damaged stream decodes to wild values instead.
+_WILD = 4.0
+
+
+def _checked(block: np.ndarray) -> np.ndarray:
+    peak = float(np.max(np.abs(block))) if block.size else 0.0
+    if not peak <= _WILD:  # also catches NaN
+        raise ProbeError(f"the audio is damaged: decoded samples reach {peak:.3g}, far outside [-1, 1]")
+    return block
 
 
 def _packed(frame) -> np.ndarray:

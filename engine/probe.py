@@ -371,8 +371,8 @@ def _probe_pyav_once(f: IO[bytes], fmt: Format, size: int, limits: ProbeLimits, 
     except (ValueError, OSError) as exc:
         raise ProbeError(f"FFmpeg cannot read this {fmt.container} file: {exc}") from None
     with container:
-        video_stream = next((s for s in container.streams.video if not _is_cover_art(s)), None)
-        audio_stream = next(iter(container.streams.audio), None)
+        video_stream = next((s for s in container.streams.video if _usable(s) and not _is_cover_art(s)), None)
+        audio_stream = next((s for s in container.streams.audio if _usable(s)), None)
         if video_stream is None and audio_stream is None:
             raise ProbeError(f"the {fmt.container} file has no video or audio stream")
         duration = container.duration / 1_000_000 if container.duration and container.duration > 0 else None
@@ -406,6 +406,11 @@ def _codec_name(ctx) -> str:
 def _ffmpeg_reason(exc: Exception) -> str:
     reason = getattr(exc, "strerror", None) or str(exc)
     return reason.rstrip(".")
+
+
+def _usable(stream) -> bool:
+    # A track cut short before its sample description has no codec parameters at all.
+    return stream.codec_context is not None
 
 
 def _is_cover_art(stream) -> bool:
@@ -464,7 +469,8 @@ def _video(stream, f: IO[bytes], fmt: Format, container_duration: float | None, 
 
 
 def _fps(rate: Fraction | None) -> float | None:
-    if not rate or rate <= 0:
+    """The average frame rate, or None when the header gives none or nonsense (below 0.01 fps)."""
+    if not rate or rate < Fraction(1, 100):
         return None
     return round(float(rate), 3)
 
