@@ -8,9 +8,10 @@ One message's journey (`Worker.handle`):
    duplicate delivery, an overwrite or an expired job is acknowledged without evaluating.
 3. Evaluate in a sandboxed child process (time and memory limits; a crash fails the job, not
    the worker), reading the object through ranged requests.
-4. Store the result and its outbox row in one transaction, then acknowledge. A transient
-   failure (storage or database away) releases the job and nacks for redelivery; the attempt
-   that reaches the limit fails the job with an ``evaluation.failed`` webhook instead.
+4. Store the result and its outbox row in one transaction, then acknowledge. While the
+   database is unreachable the message is held and the store retried (`STORE_RETRY`); an
+   upload that cannot be read releases the job and goes back after a pause (`STORAGE_RETRY`);
+   the attempt that reaches the limit fails the job with an ``evaluation.failed`` webhook.
 
 Webhooks are sent by an `OutboxDispatcher` thread from the outbox, so a restart loses nothing.
 """
@@ -32,15 +33,25 @@ from .metrics import HealthServer, WorkerMetrics
 from .notifications import NotificationError, parse_notification
 from .payloads import FailedPayload
 from .probe import ProbeLimits
+from .retry import RetryPolicy
 from .sandbox import Limits, run_isolated, warm_up
 from .settings import Settings
-from .store import Store
+from .store import Store, is_transient
 from .store.jobs import ClaimOutcome
 from .uploads import UploadRequest, evaluate_upload
 
 log = logging.getLogger(__name__)
 
 ACK, NACK = "ack", "nack"
+
+# While the database is unreachable a message is held and the store retried on this schedule
+# (about 13 minutes in all) rather than nacked at once: every nack spends one of the message's
+# Pub/Sub delivery attempts, and past the dead-letter limit its upload is never evaluated.
+STORE_RETRY = RetryPolicy(delays=(0.5, 1, 2, 4, 8, 15, 15, 30, 30, *[60.0] * 11))
+# After an upload could not be read, wait this long (by the job's attempt) before handing the
+# message back: the emulator, and a subscription without a retry policy, redeliver a nacked
+# message at once, and a storage blip would use up the job's attempts in a second.
+STORAGE_RETRY = RetryPolicy(delays=(5, 10, 20, 40))
 
 
 class Worker:
@@ -102,7 +113,7 @@ class Worker:
         job_id = n.upload.job_id
         extra = {"job_id": job_id}
         try:
-            claim = self._claim(n)
+            claim = self._with_store(lambda: self._claim(n), "claiming the job", extra)
         except StoreError as exc:
             return self._done(NACK, "store_unavailable", f"could not claim: {exc}", extra)
         if claim.outcome is ClaimOutcome.IN_PROGRESS:
@@ -136,16 +147,20 @@ class Worker:
             if last_chance:
                 return self._fail(job, claim.lease_token, f"the upload could not be read after {job.attempts} attempts: {outcome.transient_error}", extra)
             self._release(job.job_id, claim.lease_token)
+            self._hold(STORAGE_RETRY.next_delay(min(job.attempts, len(STORAGE_RETRY.delays))), "the upload could not be read", extra)
             return self._done(NACK, "storage_unavailable", outcome.transient_error, extra)
 
         ev = outcome.evaluation
         payload = ev.payload
+        body = payload.to_bytes()
         try:
             if ev.completed:
-                self.store.complete_job(job.job_id, payload.to_bytes(), evaluation_id=payload.evaluation_id,
-                                        content_id=payload.content_id, lease_token=claim.lease_token)
+                self._with_store(lambda: self.store.complete_job(job.job_id, body, evaluation_id=payload.evaluation_id,
+                                                                 content_id=payload.content_id, lease_token=claim.lease_token),
+                                 "storing the result", extra)
             else:
-                self.store.fail_job(job.job_id, payload.to_bytes(), payload.error, lease_token=claim.lease_token)
+                self._with_store(lambda: self.store.fail_job(job.job_id, body, payload.error, lease_token=claim.lease_token),
+                                 "storing the result", extra)
         except StoreError as exc:
             self._release(job.job_id, claim.lease_token)
             return self._done(NACK, "store_unavailable", f"could not store the result: {exc}", extra)
@@ -176,7 +191,8 @@ class Worker:
             self.stopping.wait(min(max(wait, 0.0) + 0.5, 5.0))
 
     def _request(self, job, n) -> UploadRequest:
-        judge = self.store.get_judge(job.org_id, job.judge_id)  # JudgeNotFound: the caller fails the job
+        # JudgeNotFound: the caller fails the job
+        judge = self._with_store(lambda: self.store.get_judge(job.org_id, job.judge_id), "loading the judge", {"job_id": job.job_id})
         return UploadRequest(
             job_id=job.job_id,
             bucket=n.bucket,
@@ -198,9 +214,9 @@ class Worker:
         return timedelta(seconds=self.settings.evaluation_timeout_sec + 15)
 
     def _fail(self, job, lease_token: str | None, error: str, extra: dict) -> str:
-        payload = FailedPayload(job_id=job.job_id, error=error, judge_id=job.judge_id)
+        body = FailedPayload(job_id=job.job_id, error=error, judge_id=job.judge_id).to_bytes()
         try:
-            self.store.fail_job(job.job_id, payload.to_bytes(), error, lease_token=lease_token)
+            self._with_store(lambda: self.store.fail_job(job.job_id, body, error, lease_token=lease_token), "storing the failure", extra)
         except StoreError as exc:
             if lease_token:
                 self._release(job.job_id, lease_token)
@@ -208,6 +224,31 @@ class Worker:
         self.metrics.evaluations.labels("failed").inc()
         self.dispatcher.wake.set()
         return self._done(ACK, "failed", f"evaluation failed: {error}", extra)
+
+    def _with_store(self, operation, what: str, extra: dict | None):
+        """`operation()`, retried on `STORE_RETRY` while the database is unreachable.
+
+        Raises the last `StoreError` when it is not an outage, when the schedule is spent, or
+        when the worker is draining (the caller then nacks).
+        """
+        failures = 0
+        while True:
+            try:
+                return operation()
+            except StoreError as exc:
+                failures += 1
+                delay = STORE_RETRY.next_delay(failures) if is_transient(exc) and not self.stopping.is_set() else None
+                if delay is None:
+                    raise
+                log.warning("database unavailable while %s (try %d), retrying in %.1f s: %s", what, failures, delay, exc, extra=extra)
+                if self.stopping.wait(delay):
+                    raise
+
+    def _hold(self, delay: float | None, why: str, extra: dict) -> None:
+        """Keep the message (the client extends its lease) for `delay` seconds before it goes back."""
+        if delay:
+            log.info("%s; handing the message back in %.0f s", why, delay, extra=extra)
+            self.stopping.wait(delay)
 
     def _release(self, job_id: str, lease_token: str | None) -> None:
         if not lease_token:

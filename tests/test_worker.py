@@ -1,4 +1,7 @@
-"""`Worker.handle` never raises: a surprise nacks the message and releases the job.
+"""`Worker.handle` never raises, and holds a message while the database is away.
+
+A surprise nacks the message and releases the job; a database outage is waited out on
+`STORE_RETRY` instead of spending the message's delivery attempts.
 
 A Pub/Sub callback that raises leaves its message leased (and its flow-control slot taken)
 until the client's maximum lease runs out, an hour by default; with concurrency 1 the worker
@@ -11,7 +14,10 @@ import json
 
 import pytest
 
+from pique_engine import worker as worker_module
 from pique_engine.delivery import OutboxDispatcher
+from pique_engine.errors import StoreError
+from pique_engine.retry import RetryPolicy
 from pique_engine.settings import Settings
 from pique_engine.store import JobStatus, Store
 from pique_engine.webhooks import WebhookSender
@@ -89,3 +95,59 @@ def test_the_next_message_is_handled_normally_after_an_unexpected_error(setup, m
     assert worker.handle(*finalize(job)) == ACK
     assert store.get_job(job.job_id).status is JobStatus.FAILED
     assert worker.counts["error"] == 1 and worker.counts["failed"] == 1
+
+
+def _outage() -> StoreError:
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        raise StoreError("database operation failed (connection refused)") from OperationalError("SELECT", {}, ConnectionRefusedError())
+    except StoreError as exc:
+        return exc
+
+
+def test_while_the_database_is_unreachable_the_message_is_held_and_the_store_retried(setup, monkeypatch, tmp_path):
+    worker, store, job = setup
+    monkeypatch.setattr(worker_module, "STORE_RETRY", RetryPolicy(delays=(0.01,) * 5, jitter=0))
+    real = store.claim_job
+    failures = []
+
+    def down_twice(*args, **kwargs):
+        if len(failures) < 2:
+            failures.append(1)
+            raise _outage()
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(store, "claim_job", down_twice)
+    path = tmp_path / job.object_name
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\x00" * 100)
+    assert worker.handle(*finalize(job)) == ACK  # not nacked: no Pub/Sub delivery attempt spent
+    assert len(failures) == 2 and store.get_job(job.job_id).status is JobStatus.FAILED
+
+
+def test_a_database_outage_longer_than_the_schedule_nacks(setup, monkeypatch):
+    worker, store, job = setup
+    monkeypatch.setattr(worker_module, "STORE_RETRY", RetryPolicy(delays=(0.01, 0.01), jitter=0))
+    calls = []
+
+    def down(*args, **kwargs):
+        calls.append(1)
+        raise _outage()
+
+    monkeypatch.setattr(store, "claim_job", down)
+    assert worker.handle(*finalize(job)) == NACK
+    assert len(calls) == 3 and worker.counts["store_unavailable"] == 1
+
+
+def test_a_store_error_that_is_not_an_outage_is_not_retried(setup, monkeypatch):
+    worker, store, job = setup
+    calls = []
+
+    def refused(*args, **kwargs):
+        calls.append(1)
+        raise StoreError("the change conflicts with data already stored")
+
+    monkeypatch.setattr(store, "claim_job", refused)
+    assert worker.handle(*finalize(job)) == NACK
+    assert len(calls) == 1

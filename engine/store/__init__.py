@@ -4,6 +4,7 @@
     claim = store.claim_job(job_id, bucket, object_name, generation)
 """
 
+from .base import is_transient
 from .jobs import DEFAULT_JOB_LEASE, DEFAULT_UPLOAD_TTL, ClaimOutcome, ClaimResult
 from .migrate import current_revision, head_revision, upgrade
 from .outbox import DEFAULT_SEND_LEASE
@@ -40,5 +41,6 @@ __all__ = [
     "Store",
     "current_revision",
     "head_revision",
+    "is_transient",
     "upgrade",
 ]

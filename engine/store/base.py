@@ -27,6 +27,14 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def is_transient(exc: BaseException) -> bool:
+    """Whether a `StoreError` came from the database being unreachable (worth retrying)."""
+    cause = exc.__cause__
+    if isinstance(cause, DBAPIError) and cause.connection_invalidated:
+        return True
+    return isinstance(cause, OperationalError | InterfaceError)
+
+
 class StoreBase:
     """An Engine, and the two kinds of transaction the store runs on it."""
 
