@@ -106,3 +106,10 @@ def _alive(pid: int) -> bool:
             return f.read().split()[2] != "Z"  # a zombie is already dead
     except FileNotFoundError:
         return False
+
+
+def test_the_memory_limit_counts_what_the_call_adds_not_the_preloaded_libraries():
+    # The child starts with ~0.6 GB of preloaded mappings; 64 MiB more must still be usable.
+    assert run_isolated(t.healthy, 1, limits=Limits(memory_bytes=64 << 20)) == 2
+    with pytest.raises(DetectorError, match=r"exceeded the 64 MiB memory limit"):
+        run_isolated(t.allocates, limits=Limits(memory_bytes=64 << 20))
