@@ -112,7 +112,9 @@ def _sndfile_tail(f: IO[bytes], size: int) -> str | None:
             sf.seek(max(0, sf.frames - 2048))
             got = len(sf.read(2048, dtype="float32"))
             wanted = min(2048, sf.frames)
-    except (RuntimeError, soundfile.LibsndfileError):
+    except (RuntimeError, ValueError, soundfile.LibsndfileError):
+        # ValueError: a lying Xing header can land the seek past the end, and the read then
+        # asks numpy for a negative length.
         got, wanted = 0, 1
     return None if got == wanted else "its last audio frames are missing"
 

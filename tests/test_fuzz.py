@@ -23,7 +23,7 @@ CORPUS = seed_corpus()
 
 # Findings of the long run that wait for a fix elsewhere (by `Finding.summary`); the quick run
 # must not fail on them.
-KNOWN = {"probe: ValueError at integrity.py in _sndfile_tail"}
+KNOWN: set[str] = set()
 
 position = st.integers(0, 1 << 16)
 ops = st.lists(
@@ -87,13 +87,9 @@ def _cut_after_hdlr(track_index: int) -> bytes:
 #   up to 2.2e8 (audio_blocks documents [-1, 1]).
 # - "mov audio packet damaged": a midstream AAC layout change made AudioResampler raise
 #   ValueError instead of a PiqueError.
-XFAIL: dict[str, str] = {
-    "probe-mp3-tail-check-negative-read.bin": (
-        "engine/integrity.py (probe owner): a damaged 421-byte MP3 (Xing header claiming more frames than "
-        "exist) makes _sndfile_tail seek to frames-2048 and libsndfile lands past the end, so "
-        "sf.read(2048) asks numpy for a negative length: ValueError('negative dimensions are not "
-        "allowed') escapes probe_file instead of a ProbeError"),
-}
+# - probe-mp3-tail-check-negative-read.bin: a Xing header claiming more frames than exist made
+#   the truncation check's tail read raise ValueError instead of a ProbeError.
+XFAIL: dict[str, str] = {}
 
 
 def regression_inputs():
