@@ -38,7 +38,7 @@ class Settings(BaseSettings):
         description="Deadline each lease extension asks Pub/Sub for; a dead worker's messages return after about this long.",
     )
     evaluation_timeout_sec: float = Field(default=300.0, gt=0, description="Wall-clock limit for one evaluation.")
-    evaluation_memory_mb: int = Field(default=4096, ge=256, description="Address-space limit of the process running one evaluation.")
+    evaluation_memory_mb: int = Field(default=4096, ge=256, description="Memory one evaluation may add to its sandbox child's start size (address space, MiB).")
     max_delivery_attempts: int = Field(default=5, ge=1)
     metrics_port: int | None = Field(default=None, description="Port for /healthz, /readyz and /metrics; unset disables.")
     log_format: str = Field(default="auto", description="'json', 'text' or 'auto' (JSON when stderr is not a terminal).")
