@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from pique_engine import Checks, Detector, DetectorError, DetectorResult, Media, hookimpl
 from pique_engine.detector import check_ranges
-from pique_engine.ratio import aspect_ratio_label, parse_ratio, ratio_matches
+from pique_engine.ratio import AspectRatio, aspect_ratio_label, ratio_matches
 
 NAME = "image_dimensions"
 
@@ -20,17 +20,10 @@ class ImageDimensionsParams(BaseModel):
     max_width: int | None = Field(default=None, ge=1)
     min_height: int | None = Field(default=None, ge=1)
     max_height: int | None = Field(default=None, ge=1)
-    aspect_ratio: str | None = Field(default=None, description="Required 'W:H', e.g. '4:5'.")
+    aspect_ratio: AspectRatio | None = Field(default=None, description="Required 'W:H', e.g. '4:5'.")
     aspect_ratio_tolerance: float = Field(default=0.01, ge=0, le=1)
     formats: list[str] | None = Field(default=None, min_length=1, description="Allowed formats, e.g. ['jpeg', 'png'].")
     allow_animation: bool = True
-
-    @field_validator("aspect_ratio")
-    @classmethod
-    def _ratio(cls, v: str | None) -> str | None:
-        if v is not None:
-            parse_ratio(v)
-        return v
 
     @field_validator("formats")
     @classmethod

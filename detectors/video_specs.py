@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pique_engine import Checks, Detector, DetectorError, DetectorResult, Media, hookimpl
 from pique_engine.detector import check_ranges
-from pique_engine.ratio import aspect_ratio_label, parse_ratio, ratio_matches
+from pique_engine.ratio import AspectRatio, aspect_ratio_label, ratio_matches
 
 NAME = "video_specs"
 
@@ -16,7 +16,7 @@ class VideoSpecsParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    aspect_ratio: str | None = Field(default=None, description="Required 'W:H', e.g. '9:16'.")
+    aspect_ratio: AspectRatio | None = Field(default=None, description="Required 'W:H', e.g. '9:16'.")
     aspect_ratio_tolerance: float = Field(default=0.01, ge=0, le=1, description="Relative: 0.01 allows 1%.")
     min_width: int | None = Field(default=None, ge=1)
     max_width: int | None = Field(default=None, ge=1)
@@ -28,13 +28,6 @@ class VideoSpecsParams(BaseModel):
     max_duration_sec: float | None = Field(default=None, gt=0)
     require_audio: bool = False
     audio_sample_rates: list[int] | None = Field(default=None, min_length=1, description="Allowed audio sample rates in Hz.")
-
-    @field_validator("aspect_ratio")
-    @classmethod
-    def _ratio(cls, v: str | None) -> str | None:
-        if v is not None:
-            parse_ratio(v)
-        return v
 
     @model_validator(mode="after")
     def _bounds(self) -> VideoSpecsParams:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import math
 import re
+from typing import Annotated
+
+from pydantic import AfterValidator
 
 # Ratios people name; a size within 1% of one is labelled with it (1366x768 is "16:9").
 COMMON = ("1:1", "9:16", "16:9", "4:5", "5:4", "3:4", "4:3", "2:3", "3:2", "1:2", "2:1", "21:9", "9:21")
@@ -16,6 +19,15 @@ def parse_ratio(text: str) -> float:
     if not m or float(m.group(2)) == 0 or float(m.group(1)) == 0:
         raise ValueError(f"aspect ratio {text!r} must look like 'W:H', e.g. '9:16'")
     return float(m.group(1)) / float(m.group(2))
+
+
+def _valid_ratio(text: str) -> str:
+    parse_ratio(text)
+    return text
+
+
+AspectRatio = Annotated[str, AfterValidator(_valid_ratio)]
+"""A params field holding a ratio like '9:16', validated when the judge is loaded."""
 
 
 def aspect_ratio_label(width: int, height: int) -> str:
