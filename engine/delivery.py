@@ -70,13 +70,11 @@ class OutboxDispatcher:
             self.metrics.webhook_attempts.labels(outcome).inc()
         log.info("webhook %s: %s", outcome, result.error or result.status_code, extra=extra)
 
-    def run(self, stop: threading.Event, *, poll_sec: float = 1.0, housekeeping=None) -> None:
+    def run(self, stop: threading.Event, *, poll_sec: float = 1.0) -> None:
         """Deliver until `stop` is set; `wake` cuts a wait short when a job has just finished."""
         while not stop.is_set():
             try:
                 self.deliver_due()
-                if housekeeping:
-                    housekeeping()
             except Exception:  # the database may be briefly away; the rows wait for us
                 log.exception("webhook dispatch pass failed; retrying")
             self.wake.wait(poll_sec)

@@ -14,7 +14,6 @@ import os
 import queue
 import secrets
 import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,10 +23,12 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from .delivery import OutboxDispatcher
 from .errors import SignatureError
 from .metrics import WorkerMetrics
+from .notifications import finalize_message
 from .settings import Settings
 from .signing import verify
 from .store import Store
 from .store.base import utc_now
+from .sweep import folder_locator
 from .webhooks import WebhookSender
 from .worker import Worker
 
@@ -87,13 +88,12 @@ class LocalUploads:
             raise ValueError(f"object name {object_name!r} escapes the storage folder")
         return target
 
-    def finalize(self, object_name: str, size: int, content_type: str) -> None:
+    def finalize(self, object_name: str, content_type: str) -> None:
         """Announce a finished upload exactly as GCS does (OBJECT_FINALIZE, JSON_API_V1)."""
-        generation = str(time.time_ns() // 1000)
-        attributes = {"eventType": "OBJECT_FINALIZE", "bucketId": LOCAL_BUCKET, "objectId": object_name,
-                      "objectGeneration": generation, "payloadFormat": "JSON_API_V1", "notificationConfig": "dev"}  # fmt: skip
-        resource = {"bucket": LOCAL_BUCKET, "name": object_name, "generation": generation, "size": str(size), "contentType": content_type}
-        self.events.put((attributes, json.dumps(resource).encode()))
+        found = folder_locator(self.root)(object_name)
+        assert found is not None, "finalize a file after writing it"
+        generation, size = found  # as the sweep will see it
+        self.events.put(finalize_message(LOCAL_BUCKET, object_name, generation, size, content_type))
 
 
 def storage_router(signer, uploads: LocalUploads):
@@ -139,7 +139,7 @@ def storage_router(signer, uploads: LocalUploads):
             partial.unlink(missing_ok=True)
             return refuse(400, "incomplete_body", f"received {received:,} bytes but Content-Length said {int(length):,}")
         partial.replace(target)  # an object appears whole or not at all
-        uploads.finalize(object_name, received, request.headers.get("content-type", ""))
+        uploads.finalize(object_name, request.headers.get("content-type", ""))
         return Response(status_code=200)
 
     return router
@@ -209,7 +209,8 @@ def run_dev(settings: Settings, host: str, port: int, data_dir: Path, out=print)
     app.include_router(webhook_router(store, out))
     threads = [
         threading.Thread(target=consume, name="pique-dev-worker", daemon=True),
-        threading.Thread(target=dispatcher.run, args=(stop,), kwargs={"housekeeping": worker._housekeeping}, name="pique-outbox", daemon=True),
+        threading.Thread(target=dispatcher.run, args=(stop,), name="pique-outbox", daemon=True),
+        threading.Thread(target=worker.sweeper.run, args=(stop,), name="pique-sweep", daemon=True),
     ]
     for t in threads:
         t.start()

@@ -32,6 +32,7 @@ __all__ = [
     "GcsObjectReader",
     "ObjectGone",
     "download_to_tempfile",
+    "find_object",
     "storage_client",
 ]
 
@@ -61,6 +62,15 @@ def storage_client(project: str | None = None) -> storage.Client:
     """A client for `project`: Application Default Credentials, or the emulator when
     ``STORAGE_EMULATOR_HOST`` is set (the official client switches itself)."""
     return storage.Client(project=project)
+
+
+def find_object(bucket: storage.Bucket, name: str) -> tuple[int, int] | None:
+    """The live generation and size of `name`, or None when there is no such object."""
+    try:
+        blob = bucket.get_blob(name, timeout=READ_TIMEOUT, retry=READ_RETRY)
+    except _TRANSIENT as exc:
+        raise _storage_error(exc, f"looking up {_where(bucket, name, None)}") from exc
+    return None if blob is None else (blob.generation, blob.size)
 
 
 def _where(bucket: storage.Bucket, name: str, generation: int | None) -> str:

@@ -16,6 +16,7 @@ class WorkerMetrics:
         self.registry = CollectorRegistry()
         self.evaluations = Counter("pique_evaluations", "Evaluations finished, by final status.", ["status"], registry=self.registry)
         self.messages = Counter("pique_messages", "Pub/Sub messages handled, by outcome.", ["outcome"], registry=self.registry)
+        self.swept = Counter("pique_swept_jobs", "Overdue jobs the sweep settled, by outcome.", ["outcome"], registry=self.registry)
         self.detector_seconds = Histogram(
             "pique_detector_seconds", "Time spent in each detector.", ["detector"], registry=self.registry,
             buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120),

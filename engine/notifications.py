@@ -30,6 +30,7 @@ __all__ = [
     "NotificationError",
     "ObjectResource",
     "UploadRef",
+    "finalize_message",
     "parse_notification",
     "parse_object_name",
 ]
@@ -176,3 +177,19 @@ def parse_notification(attributes: Mapping[str, str], data: bytes) -> Notificati
             f"gs://{resource.bucket}/{resource.name}#{resource.generation}"
         )
     return note
+
+
+def finalize_message(
+    bucket: str, object_name: str, generation: int, size: int | None = None, content_type: str | None = None
+) -> tuple[dict[str, str], bytes]:
+    """The attributes and data of the ``OBJECT_FINALIZE`` message GCS publishes for an object.
+
+    With `size` the data is the JSON_API_V1 object resource; without it there is no payload.
+    """
+    attributes = {"eventType": OBJECT_FINALIZE, "bucketId": bucket, "objectId": object_name, "objectGeneration": str(generation)}
+    if size is None:
+        return {**attributes, "payloadFormat": "NONE"}, b""
+    resource = {"bucket": bucket, "name": object_name, "generation": str(generation), "size": str(size)}
+    if content_type:
+        resource["contentType"] = content_type
+    return {**attributes, "payloadFormat": JSON_API_V1}, json.dumps(resource).encode()

@@ -5,7 +5,7 @@ One message's journey (`Worker.handle`):
 1. Parse the notification. Anything that is not an ``OBJECT_FINALIZE`` of
    ``{org_id}/pending/{job_id}/{filename}`` in our bucket is acknowledged and logged.
 2. Claim the job in the store, a compare-and-set bound to (bucket, object, generation): a
-   duplicate delivery, an overwrite or an expired job is acknowledged without evaluating.
+   duplicate delivery or an overwrite is acknowledged without evaluating.
 3. Evaluate in a sandboxed child process (time and memory limits; a crash fails the job, not
    the worker), reading the object through ranged requests.
 4. Store the result and its outbox row in one transaction, then acknowledge. While the
@@ -14,6 +14,7 @@ One message's journey (`Worker.handle`):
    the attempt that reaches the limit fails the job with an ``evaluation.failed`` webhook.
 
 Webhooks are sent by an `OutboxDispatcher` thread from the outbox, so a restart loses nothing.
+A `Sweeper` thread settles jobs whose notification never came (see `pique_engine.sweep`).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from .delivery import OutboxDispatcher
 from .errors import DetectorError, JudgeError, PiqueError, StoreError
@@ -38,6 +40,7 @@ from .sandbox import Limits, run_isolated, warm_up
 from .settings import Settings
 from .store import Store, is_transient
 from .store.jobs import ClaimOutcome
+from .sweep import Sweeper, folder_locator, gcs_locator
 from .uploads import UploadRequest, evaluate_upload
 
 log = logging.getLogger(__name__)
@@ -81,27 +84,32 @@ class Worker:
         self.stopping = threading.Event()
         self.ready = threading.Event()
         self._handled = threading.Condition()
+        locate = folder_locator(Path(local_root)) if local_root else gcs_locator(settings.bucket, settings.google_cloud_project)
+        self.sweeper = Sweeper(self, locate, after=timedelta(seconds=settings.sweep_after_sec), interval=settings.sweep_interval_sec)
 
     # -- one message -------------------------------------------------------------------------
 
-    def handle(self, attributes: dict[str, str], data: bytes, delivery_attempt: int | None = None) -> str:
+    def handle(self, attributes: dict[str, str], data: bytes, delivery_attempt: int | None = None, *, swept: bool = False) -> str:
         """Decide one message's fate: returns ACK or NACK. Never raises.
 
         An unexpected exception nacks (after releasing the job): a callback that raises would
         leave the message leased, and its flow-control slot taken, for up to an hour.
+        `swept` marks a notification the sweep made up for one that never came: it is not
+        counted as a message, and a job another worker holds is left to that worker.
         """
         claimed: dict[str, str | None] = {}
+        source = {"source": "sweep"} if swept else {}
         try:
-            return self._handle(attributes, data, delivery_attempt, claimed)
+            return self._handle(attributes, data, delivery_attempt, claimed, source)
         except Exception as exc:
             job_id = claimed.get("job_id")
-            extra = {"job_id": job_id} if job_id else None
+            extra = {"job_id": job_id, **source} if job_id else source
             log.exception("unexpected error handling a message", extra=extra)
             if job_id:
                 self._release(job_id, claimed.get("lease_token"))
             return self._done(NACK, "error", f"unexpected error, left for redelivery: {type(exc).__name__}: {exc}", extra)
 
-    def _handle(self, attributes: dict[str, str], data: bytes, delivery_attempt: int | None, claimed: dict) -> str:
+    def _handle(self, attributes: dict[str, str], data: bytes, delivery_attempt: int | None, claimed: dict, source: dict) -> str:
         try:
             n = parse_notification(attributes, data)
         except NotificationError as exc:
@@ -111,9 +119,9 @@ class Worker:
         if n.bucket != self.settings.bucket or n.upload is None:
             return self._done(ACK, "ignored", f"ignored {n.dedupe_key}: not a pending upload in gs://{self.settings.bucket}")
         job_id = n.upload.job_id
-        extra = {"job_id": job_id}
+        extra = {"job_id": job_id, **source}
         try:
-            claim = self._with_store(lambda: self._claim(n), "claiming the job", extra)
+            claim = self._with_store(lambda: self._claim(n, wait=not source), "claiming the job", extra)
         except StoreError as exc:
             return self._done(NACK, "store_unavailable", f"could not claim: {exc}", extra)
         if claim.outcome is ClaimOutcome.IN_PROGRESS:
@@ -172,7 +180,7 @@ class Worker:
         self.dispatcher.wake.set()
         return self._done(ACK, status, f"evaluation {status} in {time.monotonic() - started:.2f}s", extra)
 
-    def _claim(self, n):
+    def _claim(self, n, *, wait: bool = True):
         """Claim the job; if another worker holds it, wait for its lease to end and try again.
 
         Waiting here rather than nacking keeps the message (its lease extended by the client)
@@ -183,7 +191,7 @@ class Worker:
         deadline = time.monotonic() + lease.total_seconds() + 30
         while True:
             claim = self.store.claim_job(n.upload.job_id, n.bucket, n.object_name, n.generation, lease=lease)
-            if claim.outcome is not ClaimOutcome.IN_PROGRESS or self.stopping.is_set() or time.monotonic() > deadline:
+            if claim.outcome is not ClaimOutcome.IN_PROGRESS or not wait or self.stopping.is_set() or time.monotonic() > deadline:
                 return claim
             expires = claim.job.lease_expires_at
             wait = (expires - datetime.now(UTC)).total_seconds() if expires else 1.0
@@ -261,6 +269,8 @@ class Worker:
     def _done(self, verdict: str, outcome: str, message: str, extra: dict | None = None) -> str:
         level = logging.WARNING if verdict == NACK else logging.INFO
         log.log(level, "%s (%s)", message, verdict, extra={**(extra or {}), "outcome": outcome})
+        if extra and extra.get("source") == "sweep":
+            return verdict  # not a message: the sweep counts its own
         self.metrics.messages.labels(outcome).inc()
         with self._handled:
             self.counts[outcome] += 1
@@ -280,11 +290,10 @@ class Worker:
         warm_up()
         concurrency = self.settings.concurrency
         stop_dispatch = threading.Event()
-        dispatcher = threading.Thread(
-            target=self.dispatcher.run, args=(stop_dispatch,), kwargs={"housekeeping": self._housekeeping},
-            name="pique-outbox", daemon=True,
-        )
+        dispatcher = threading.Thread(target=self.dispatcher.run, args=(stop_dispatch,), name="pique-outbox", daemon=True)
         dispatcher.start()
+        if max_messages is None:  # a burst handles its messages and leaves the sweeping to the fleet
+            threading.Thread(target=self.sweeper.run, args=(self.stopping,), name="pique-sweep", daemon=True).start()
         health = None
         if self.settings.metrics_port is not None:
             health = HealthServer("0.0.0.0", self.settings.metrics_port, self.metrics, self.ready.is_set).start()
@@ -336,14 +345,6 @@ class Worker:
                 health.stop()
         log.info("worker stopped: %s", ", ".join(f"{k}={v}" for k, v in sorted(self.counts.items())) or "no messages")
         return self.counts
-
-    def _housekeeping(self) -> None:
-        now = time.monotonic()
-        if now - getattr(self, "_last_expiry", 0.0) >= 60:
-            self._last_expiry = now
-            expired = self.store.expire_jobs()
-            if expired:
-                log.info("expired %d jobs whose upload never came", len(expired))
 
     def _install_signals(self) -> None:
         if threading.current_thread() is not threading.main_thread():

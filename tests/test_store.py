@@ -350,24 +350,42 @@ def test_without_any_webhook_url_the_result_is_stored_but_nothing_queued(store: 
     assert store.delivery_for_job(job.job_id) is None
 
 
-def test_expire_marks_only_overdue_jobs_awaiting_upload(store: Store, org: NewOrg) -> None:
-    overdue = new_job(store, org, now=T0)
+def test_overdue_jobs_are_those_no_notification_settled(store: Store, org: NewOrg) -> None:
+    waiting = new_job(store, org, now=T0)  # URL expires at T0 + 15 min
     fresh = new_job(store, org, now=T0 + timedelta(minutes=10))
-    busy = new_job(store, org, now=T0)
-    claim(store, busy, now=T0 + timedelta(minutes=1))
+    stuck = new_job(store, org, now=T0)
+    claim(store, stuck, lease=timedelta(minutes=5), now=T0 + timedelta(minutes=1))  # lease ends at T0 + 6 min
+    done = new_job(store, org, now=T0)
+    store.complete_job(done.job_id, b"{}", evaluation_id="e", content_id="c",
+                       lease_token=claim(store, done, now=T0).lease_token, now=T0)  # fmt: skip
+    late = T0 + timedelta(minutes=20)
 
-    assert store.expire_jobs(T0 + timedelta(minutes=14)) == []
-    assert store.expire_jobs(T0 + timedelta(minutes=15)) == [overdue.job_id]
-    assert [store.get_job(j.job_id).status for j in (overdue, fresh, busy)] == [  # type: ignore[union-attr]
-        JobStatus.EXPIRED, JobStatus.AWAITING_UPLOAD, JobStatus.PROCESSING,
-    ]  # fmt: skip
-    assert claim(store, overdue).outcome is ClaimOutcome.EXPIRED
+    def overdue(older_than_min: int) -> list[str]:
+        return sorted(j.job_id for j in store.overdue_jobs(timedelta(minutes=older_than_min), now=late))
+
+    assert overdue(10) == sorted([stuck.job_id])
+    assert overdue(5) == sorted([waiting.job_id, stuck.job_id])
+    assert overdue(0) == sorted([waiting.job_id, stuck.job_id])  # `fresh` expires at T0 + 25 min
+    assert [j.job_id for j in store.overdue_jobs(timedelta(0), now=late, limit=1)] == [waiting.job_id]  # least recently updated first
+    assert fresh.job_id not in overdue(0) and done.job_id not in overdue(0)
 
 
-def test_expire_grace_keeps_jobs_claimable_a_while_longer(store: Store, org: NewOrg) -> None:
-    job = new_job(store, org, now=T0)
-    assert store.expire_jobs(T0 + timedelta(minutes=20), grace=timedelta(minutes=10)) == []
-    assert claim(store, job).outcome is ClaimOutcome.CLAIMED
+def test_expire_job_only_moves_a_job_still_awaiting_its_upload(store: Store, org: NewOrg) -> None:
+    waiting, busy = new_job(store, org), new_job(store, org)
+    claim(store, busy)
+    assert store.expire_job(waiting.job_id) is True
+    assert store.expire_job(waiting.job_id) is False
+    assert store.expire_job(busy.job_id) is False
+    assert [store.get_job(j.job_id).status for j in (waiting, busy)] == [JobStatus.EXPIRED, JobStatus.PROCESSING]  # type: ignore[union-attr]
+
+
+def test_an_upload_that_lands_after_its_job_expired_is_still_evaluated(store: Store, org: NewOrg) -> None:
+    # A PUT that began before the URL expired may finish after the sweep gave up on it.
+    job = new_job(store, org)
+    store.expire_job(job.job_id)
+    result = claim(store, job, generation=7)
+    assert result.outcome is ClaimOutcome.CLAIMED and result.job.status is JobStatus.PROCESSING
+    assert claim(store, job, generation=7).outcome is ClaimOutcome.IN_PROGRESS
 
 
 # outbox ------------------------------------------------------------------------------

@@ -49,7 +49,7 @@ def test_upgrade_creates_every_table_from_an_empty_database(database_url: str, t
     upgrade(database_url)
     assert tables(database_url) == TABLES
     engine = make_engine(database_url)
-    assert current_revision(engine) == head_revision() == "0001"
+    assert current_revision(engine) == head_revision() == "0002"
     engine.dispose()
 
 
@@ -99,14 +99,14 @@ def test_several_processes_upgrading_at_once_all_succeed(database_url: str) -> N
     assert [p.returncode for p in procs] == [0, 0, 0, 0], "\n".join(errors)
     assert tables(database_url) == TABLES
     engine = make_engine(database_url)
-    assert current_revision(engine) == "0001"
+    assert current_revision(engine) == "0002"
     engine.dispose()
 
 
 def test_migrations_ship_inside_the_package() -> None:
     package_dir = Path(str(importlib.resources.files("pique_engine.store")))
     assert MIGRATIONS_DIR == package_dir / "migrations"
-    for name in ("env.py", "script.py.mako", "versions/0001_initial.py"):
+    for name in ("env.py", "script.py.mako", "versions/0001_initial.py", "versions/0002_job_leases_index.py"):
         assert (MIGRATIONS_DIR / name).is_file(), name
 
 

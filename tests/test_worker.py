@@ -10,13 +10,12 @@ would stop pulling. These run `handle` in-process against a SQLite store.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from pique_engine import worker as worker_module
 from pique_engine.delivery import OutboxDispatcher
 from pique_engine.errors import StoreError
+from pique_engine.notifications import finalize_message
 from pique_engine.retry import RetryPolicy
 from pique_engine.settings import Settings
 from pique_engine.store import JobStatus, Store
@@ -41,10 +40,7 @@ def setup(tmp_path):
 
 
 def finalize(job, generation: int = 1) -> tuple[dict[str, str], bytes]:
-    attrs = {"eventType": "OBJECT_FINALIZE", "bucketId": BUCKET, "objectId": job.object_name,
-             "objectGeneration": str(generation), "payloadFormat": "JSON_API_V1"}
-    data = json.dumps({"bucket": BUCKET, "name": job.object_name, "generation": str(generation), "size": "100"}).encode()
-    return attrs, data
+    return finalize_message(BUCKET, job.object_name, generation, 100)
 
 
 def test_an_unexpected_error_before_the_claim_nacks_instead_of_raising(setup, monkeypatch):

@@ -12,6 +12,8 @@ across jobs) and gives the caller a *lease*: a random token and an expiry (`leas
 15 minutes). The lease must outlive the evaluation's time limit plus the time to commit.
 
 - ``awaiting_upload`` → claimed by the first notification; any later one is not evaluated.
+  So is ``expired``: the URL expired with no object in sight, but a PUT that began in time
+  may still finish, and an upload that did arrive is evaluated.
 - ``processing`` with a live lease, same upload → ``IN_PROGRESS``: do not acknowledge the
   message; let Pub/Sub redeliver it later, so that if the holder dies its lease runs out
   and the redelivered message reclaims the job (``RECLAIMED``).
@@ -36,7 +38,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -51,6 +53,7 @@ DEFAULT_JOB_LEASE = timedelta(minutes=15)
 
 _P = JobStatus.PROCESSING.value
 _A = JobStatus.AWAITING_UPLOAD.value
+_E = JobStatus.EXPIRED.value
 
 
 class ClaimOutcome(StrEnum):
@@ -61,7 +64,6 @@ class ClaimOutcome(StrEnum):
     IN_PROGRESS = "in_progress"  # same upload under a live lease elsewhere: redeliver later
     DUPLICATE = "duplicate"  # this upload was already evaluated: acknowledge
     SUPERSEDED = "superseded"  # the job is bound to another upload: acknowledge
-    EXPIRED = "expired"  # the upload window closed first: acknowledge
     NOT_FOUND = "not_found"  # no such job: acknowledge
 
 
@@ -150,8 +152,8 @@ class JobsMixin(StoreBase):
             row = s.get(JobRow, job_id)
             if row is None:
                 return ClaimResult(ClaimOutcome.NOT_FOUND)
-            if row.status == _A:
-                outcome, seen = ClaimOutcome.CLAIMED, JobRow.status == _A
+            if row.status in (_A, _E):
+                outcome, seen = ClaimOutcome.CLAIMED, JobRow.status == row.status
             elif row.status == _P and _upload(row) == upload and _lease_over(row, now):
                 outcome = ClaimOutcome.RECLAIMED
                 seen = and_(JobRow.status == _P, JobRow.lease_token == row.lease_token)
@@ -235,18 +237,31 @@ class JobsMixin(StoreBase):
         return self._finish(job_id, JobStatus.FAILED, payload, error=error, evaluation_id=None,
                             content_id=None, lease_token=lease_token, now=now)  # fmt: skip
 
-    def expire_jobs(self, now: datetime | None = None, *, grace: timedelta = timedelta(0)) -> list[str]:
-        """Mark jobs still awaiting an upload `grace` after `expires_at` as expired; returns their ids."""
+    def overdue_jobs(self, older_than: timedelta, *, limit: int = 100, now: datetime | None = None) -> list[Job]:
+        """Jobs no notification has settled: still awaiting an upload `older_than` after their
+        URL expired, or processing `older_than` after their lease ran out. Oldest first."""
+        cutoff = (now or utc_now()) - older_than
+        with self._read() as s:
+            rows = s.scalars(
+                select(JobRow)
+                .where(or_(and_(JobRow.status == _A, JobRow.expires_at <= cutoff),
+                           and_(JobRow.status == _P, JobRow.lease_expires_at <= cutoff)))
+                .order_by(JobRow.updated_at)
+                .limit(limit)
+            ).all()  # fmt: skip
+            return [to_job(r) for r in rows]
+
+    def expire_job(self, job_id: str, *, now: datetime | None = None) -> bool:
+        """Mark a job still awaiting its upload as expired; False when it has moved on."""
         now = now or utc_now()
         with self._write() as s:
-            ids = s.scalars(
+            res = s.execute(
                 update(JobRow)
-                .where(JobRow.status == _A, JobRow.expires_at <= now - grace)
-                .values(status=JobStatus.EXPIRED.value, updated_at=now)
-                .returning(JobRow.job_id)
+                .where(JobRow.job_id == job_id, JobRow.status == _A)
+                .values(status=_E, updated_at=now)
                 .execution_options(synchronize_session=False)
-            ).all()
-            return sorted(ids)
+            )
+            return res.rowcount == 1  # type: ignore[attr-defined]
 
     def _finish(
         self,
@@ -304,8 +319,6 @@ def _lease_over(row: JobRow, now: datetime) -> bool:
 
 
 def _refusal(row: JobRow, upload: tuple[str, str, int]) -> ClaimOutcome:
-    if row.status == JobStatus.EXPIRED.value:
-        return ClaimOutcome.EXPIRED
     if _upload(row) != upload:
         return ClaimOutcome.SUPERSEDED
     return ClaimOutcome.IN_PROGRESS if row.status == _P else ClaimOutcome.DUPLICATE

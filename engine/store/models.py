@@ -95,6 +95,7 @@ class JobRow(Base):
         CheckConstraint(_in("status", JOB_STATUSES), name="status"),
         CheckConstraint(_in("content_type", CONTENT_TYPES), name="content_type"),
         Index("ix_evaluation_jobs_status_expires_at", "status", "expires_at"),
+        Index("ix_evaluation_jobs_status_lease_expires_at", "status", "lease_expires_at"),
     )
 
     job_id: Mapped[str] = mapped_column(String(64), primary_key=True)

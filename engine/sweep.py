@@ -1,0 +1,125 @@
+"""The sweep: settling jobs that no notification settled.
+
+Every upload is announced by an ``OBJECT_FINALIZE`` notification, delivered at least once,
+but a notification can still go missing: a bucket whose notification config was off for a
+while, messages dead-lettered or past the subscription's retention while every worker was
+down, or an emulator that strands a dead subscriber's messages. So each worker looks, every
+`interval`, at jobs that have been overdue for longer than `after`:
+
+- ``awaiting_upload`` with its URL expired: if the object is in the bucket it is evaluated
+  just as its notification would have had it; if not, the job becomes ``expired``. (An
+  upload that lands later is still evaluated when its notification comes: claims accept
+  expired jobs.)
+- ``processing`` with its lease run out: its worker died and no redelivery reclaimed the job,
+  so its upload is evaluated again.
+
+Both go through `Worker.handle` with the notification GCS would have sent, so the claim keeps
+each job to one evaluation and one result however many replicas sweep at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .errors import StorageError
+from .notifications import finalize_message
+from .store import Job, JobStatus
+
+if TYPE_CHECKING:
+    from .worker import Worker
+
+log = logging.getLogger(__name__)
+
+# An object name → its live (generation, size), or None when it does not exist.
+Locate = Callable[[str], "tuple[int, int] | None"]
+
+
+def gcs_locator(bucket_name: str, project: str | None) -> Locate:
+    """Look objects up in a GCS bucket (through ``STORAGE_EMULATOR_HOST`` when set)."""
+    from .gcs import find_object, storage_client
+
+    bucket = []
+
+    def locate(name: str) -> tuple[int, int] | None:
+        if not bucket:  # the client is made on first use: most sweeps find nothing to look up
+            bucket.append(storage_client(project).bucket(bucket_name))
+        return find_object(bucket[0], name)
+
+    return locate
+
+
+def folder_locator(root: Path) -> Locate:
+    """Look objects up as files under `root`, the local storage of `pique-engine dev`.
+
+    A file's generation is its modification time in microseconds, as a GCS generation is
+    the object's write time; the dev server announces uploads with the same number.
+    """
+
+    def locate(name: str) -> tuple[int, int] | None:
+        try:
+            st = (root / name).stat()
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        return st.st_mtime_ns // 1000, st.st_size
+
+    return locate
+
+
+class Sweeper:
+    """Settles overdue jobs for one worker; see the module docstring."""
+
+    def __init__(self, worker: Worker, locate: Locate, *, after: timedelta, interval: float, batch: int = 100) -> None:
+        self.worker = worker
+        self.locate = locate
+        self.after = after
+        self.interval = interval
+        self.batch = batch
+
+    def run(self, stop: threading.Event) -> None:
+        """Sweep every `interval` until `stop` is set."""
+        while not stop.wait(self.interval):
+            try:
+                self.sweep()
+            except Exception:  # e.g. the database is away; the jobs wait for the next sweep
+                log.exception("sweep failed; trying again in %.0f s", self.interval)
+
+    def sweep(self) -> Counter[str]:
+        """One pass over the overdue jobs; returns how each was settled."""
+        counts: Counter[str] = Counter()
+        for job in self.worker.store.overdue_jobs(self.after, limit=self.batch):
+            if self.worker.stopping.is_set():
+                break
+            outcome = self._settle(job)
+            counts[outcome] += 1
+            self.worker.metrics.swept.labels(outcome).inc()
+        return counts
+
+    def _settle(self, job: Job) -> str:
+        extra = {"job_id": job.job_id}
+        if job.status is JobStatus.PROCESSING:
+            if job.upload_bucket is None or job.upload_object is None or job.upload_generation is None:
+                return "skipped"  # claims always bind an upload; nothing to evaluate without one
+            bucket, name, generation, size = job.upload_bucket, job.upload_object, job.upload_generation, None
+            log.warning("the job's lease ran out and no redelivery reclaimed it; evaluating its upload again", extra=extra)
+        else:
+            try:
+                found = self.locate(job.object_name)
+            except StorageError as exc:
+                log.warning("could not look for the upload, trying at the next sweep: %s", exc, extra=extra)
+                return "storage_unavailable"
+            if found is None:
+                if not self.worker.store.expire_job(job.job_id):
+                    return "skipped"  # its notification came meanwhile
+                log.info("the upload URL expired and no upload came; job expired", extra=extra)
+                return "expired"
+            bucket, name, (generation, size) = self.worker.settings.bucket, job.object_name, found
+            log.warning("no notification came for this upload; evaluating it from the sweep", extra=extra)
+        attributes, data = finalize_message(bucket, name, generation, size)
+        self.worker.handle(attributes, data, swept=True)
+        return "evaluated"
