@@ -19,6 +19,7 @@ each job to one evaluation and one result however many replicas sweep at once.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections import Counter
@@ -37,21 +38,18 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 # An object name → its live (generation, size), or None when it does not exist.
-Locate = Callable[[str], "tuple[int, int] | None"]
+Locate = Callable[[str], tuple[int, int] | None]
 
 
 def gcs_locator(bucket_name: str, project: str | None) -> Locate:
     """Look objects up in a GCS bucket (through ``STORAGE_EMULATOR_HOST`` when set)."""
     from .gcs import find_object, storage_client
 
-    bucket = []
+    @functools.cache
+    def bucket():  # made on first use: most sweeps have nothing to look up
+        return storage_client(project).bucket(bucket_name)
 
-    def locate(name: str) -> tuple[int, int] | None:
-        if not bucket:  # the client is made on first use: most sweeps find nothing to look up
-            bucket.append(storage_client(project).bucket(bucket_name))
-        return find_object(bucket[0], name)
-
-    return locate
+    return lambda name: find_object(bucket(), name)
 
 
 def folder_locator(root: Path) -> Locate:

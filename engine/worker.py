@@ -292,8 +292,9 @@ class Worker:
         stop_dispatch = threading.Event()
         dispatcher = threading.Thread(target=self.dispatcher.run, args=(stop_dispatch,), name="pique-outbox", daemon=True)
         dispatcher.start()
+        sweeper = threading.Thread(target=self.sweeper.run, args=(self.stopping,), name="pique-sweep", daemon=True)
         if max_messages is None:  # a burst handles its messages and leaves the sweeping to the fleet
-            threading.Thread(target=self.sweeper.run, args=(self.stopping,), name="pique-sweep", daemon=True).start()
+            sweeper.start()
         health = None
         if self.settings.metrics_port is not None:
             health = HealthServer("0.0.0.0", self.settings.metrics_port, self.metrics, self.ready.is_set).start()
@@ -336,6 +337,8 @@ class Worker:
             except Exception:  # cancellation surfaces here; anything else was logged by the client
                 pass
             subscriber.close()
+            if sweeper.is_alive():  # let an evaluation the sweep started finish and store its result
+                sweeper.join(timeout=self.settings.evaluation_timeout_sec + 30)
             if max_messages is not None:
                 self.dispatcher.deliver_due()  # burst mode: send what is due before exiting
             stop_dispatch.set()
