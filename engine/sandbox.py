@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from .errors import DetectorError
+from .logs import configure_child, for_child
 
 T = TypeVar("T")
 
@@ -75,8 +76,9 @@ def _die_with_parent() -> None:
     threading.Thread(target=watch, name="pique-parent-watch", daemon=True).start()
 
 
-def _child(conn, target, args, kwargs, memory_bytes) -> None:
+def _child(conn, target, args, kwargs, memory_bytes, log_setup) -> None:
     _die_with_parent()
+    configure_child(log_setup)
     if memory_bytes:
         import resource
 
@@ -100,16 +102,19 @@ def _child(conn, target, args, kwargs, memory_bytes) -> None:
         conn.close()
 
 
-def run_isolated(target: Callable[..., T], *args: Any, limits: Limits, what: str = "evaluation", **kwargs: Any) -> T:
+def run_isolated(
+    target: Callable[..., T], *args: Any, limits: Limits, what: str = "evaluation", log_fields: dict[str, str] | None = None, **kwargs: Any
+) -> T:
     """Call `target(*args, progress=..., **kwargs)` in a child process within `limits`.
 
     `target` must be importable (a module-level function) and may call `progress(label)` to
     say what it is doing (e.g. "detector 'video_specs'"), so a limit names the culprit.
+    The child logs as this process does, with `log_fields` (e.g. the job id) on every line.
     Raises `DetectorError` when the child times out, runs out of memory, crashes or raises.
     """
     ctx = _ctx()
     parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(child, target, args, kwargs, limits.memory_bytes), daemon=True)
+    proc = ctx.Process(target=_child, args=(child, target, args, kwargs, limits.memory_bytes, for_child(log_fields or {})), daemon=True)
     proc.start()
     child.close()
     current = what

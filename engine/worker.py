@@ -145,7 +145,7 @@ class Worker:
         started = time.monotonic()
         self.metrics.in_flight.inc()
         try:
-            outcome = run_isolated(evaluate_upload, request, limits=self.limits, what="the evaluation")
+            outcome = run_isolated(evaluate_upload, request, limits=self.limits, what="the evaluation", log_fields=extra)
         except DetectorError as exc:
             return self._fail(job, claim.lease_token, str(exc), extra)
         finally:

@@ -162,6 +162,12 @@ def test_misbehaving_detectors_fail_their_jobs_and_the_same_worker_carries_on(wo
     assert by_job[healthy.job_id][0]["status"] == "completed"
     assert facts["webhook_requests"] == len(EXPECTED) + 1  # one webhook per job, none twice
 
+    # What the sandbox children log comes out as the worker's JSON lines, tagged with the job.
+    lines = world.logs[0].read_text().splitlines()
+    assert [line for line in lines if not line.startswith("{")] == []
+    (raised,) = [json.loads(line) for line in lines if "KeyError: 'weights'" in line]
+    assert raised["job_id"] == jobs["raises"].job_id and raised["message"] == "detector 'raises' raised on raises.mp4"
+
 
 # -- hostile media through the real worker --------------------------------------------------
 
