@@ -17,8 +17,11 @@ What counts:
 
 from __future__ import annotations
 
+import contextlib
 import http.cookiejar
 import logging
+import socket
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -67,6 +70,62 @@ class DeliveryResult:
 def _short(text: str) -> str:
     text = " ".join(text.split())
     return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 1] + "…"
+
+
+_PHASES = {
+    "connection.connect_tcp.started": "connecting",
+    "connection.start_tls.started": "connecting",
+    "http11.send_request_headers.started": "sending the request",
+    "http11.send_request_body.started": "sending the request",
+    "http11.receive_response_headers.started": "waiting for the response",
+}
+
+
+class _Deadline:
+    """Ends a request that is still running `seconds` after it began.
+
+    httpx's timeouts apply to each connect, write and read, so a receiver that trickles its
+    response a byte at a time could hold a delivery (and every delivery queued behind it)
+    for ever. The trace extension hands us the connection's socket; when time is up, a timer
+    shuts it down, which wakes the blocked read with an error.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self._timer = threading.Timer(seconds, self._expire)
+        self._timer.daemon = True
+        self._lock = threading.Lock()
+        self._socket: socket.socket | None = None
+        self.expired = False
+        self.phase = "on the network"  # what the request was doing, for the error message
+
+    def trace(self, event: str, info: dict) -> None:
+        self.phase = _PHASES.get(event, self.phase)
+        if event in ("connection.connect_tcp.complete", "connection.start_tls.complete"):
+            stream = info.get("return_value")
+            sock = stream.get_extra_info("socket") if stream is not None else None
+            with self._lock:
+                self._socket = sock
+                if self.expired:  # time ran out while connecting
+                    self._shut()
+
+    def _expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            self._shut()
+
+    def _shut(self) -> None:
+        if self._socket is not None:
+            with contextlib.suppress(OSError):  # already closed
+                # socket.socket's own shutdown: SSLSocket's would also drop the TLS object that
+                # the blocked read in the other thread is using.
+                socket.socket.shutdown(self._socket, socket.SHUT_RDWR)
+
+    def __enter__(self) -> _Deadline:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._timer.cancel()
 
 
 def _transport_reason(exc: httpx.TransportError, timeout_sec: float) -> str:
@@ -195,11 +254,16 @@ class WebhookSender:
                 "sni_hostname": target.sni_hostname,
             },
         )
+        deadline = _Deadline(self._timeout_sec)
+        request.extensions["trace"] = deadline.trace
         try:
             # stream=True: the response body is never read, so a receiver cannot make us
             # download anything; follow_redirects=False even if the injected client says otherwise.
-            response = self._client.send(request, stream=True, follow_redirects=False)
+            with deadline:
+                response = self._client.send(request, stream=True, follow_redirects=False)
         except httpx.TransportError as exc:
+            if deadline.expired:
+                return result(error=f"timed out after {self._timeout_sec:g} s {deadline.phase}")
             return result(error=_transport_reason(exc, self._timeout_sec))
         try:
             status = response.status_code

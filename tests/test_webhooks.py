@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import ipaddress
 import json
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import FrozenInstanceError
@@ -357,6 +359,38 @@ def test_real_slow_receiver_fails_with_a_timeout_reason(receiver: Callable[..., 
     assert (result.ok, result.status_code, result.stop) == (False, None, False)
     assert result.error == "timed out after 0.3 s waiting for the response"
     assert 250 <= result.duration_ms < 1500
+
+
+@integration
+def test_real_receiver_trickling_its_response_is_cut_off_when_the_whole_timeout_is_spent() -> None:
+    # Each byte arrives well within the per-read timeout; only a limit on the whole request ends it.
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle() -> None:
+        conn, _ = server.accept()
+        with conn:
+            conn.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"." * 100:
+                if stop.wait(0.1):
+                    return
+                with contextlib.suppress(OSError):
+                    conn.sendall(bytes([byte]))
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    try:
+        with WebhookSender(timeout_sec=1.0) as sender:
+            started = time.monotonic()
+            result = sender.send(f"http://127.0.0.1:{server.getsockname()[1]}/h", BODY, SECRETS, event_id="e", allow_private=True)
+            elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        thread.join(5)
+        server.close()
+    assert (result.ok, result.status_code, result.stop) == (False, None, False)
+    assert result.error == "timed out after 1 s waiting for the response"
+    assert 0.9 <= elapsed < 2.0
 
 
 @integration
