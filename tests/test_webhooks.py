@@ -362,38 +362,6 @@ def test_real_slow_receiver_fails_with_a_timeout_reason(receiver: Callable[..., 
 
 
 @integration
-def test_real_receiver_trickling_its_response_is_cut_off_when_the_whole_timeout_is_spent() -> None:
-    # Each byte arrives well within the per-read timeout; only a limit on the whole request ends it.
-    server = socket.create_server(("127.0.0.1", 0))
-    stop = threading.Event()
-
-    def trickle() -> None:
-        conn, _ = server.accept()
-        with conn:
-            conn.recv(65536)
-            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"." * 100:
-                if stop.wait(0.1):
-                    return
-                with contextlib.suppress(OSError):
-                    conn.sendall(bytes([byte]))
-
-    thread = threading.Thread(target=trickle, daemon=True)
-    thread.start()
-    try:
-        with WebhookSender(timeout_sec=1.0) as sender:
-            started = time.monotonic()
-            result = sender.send(f"http://127.0.0.1:{server.getsockname()[1]}/h", BODY, SECRETS, event_id="e", allow_private=True)
-            elapsed = time.monotonic() - started
-    finally:
-        stop.set()
-        thread.join(5)
-        server.close()
-    assert (result.ok, result.status_code, result.stop) == (False, None, False)
-    assert result.error == "timed out after 1 s waiting for the response"
-    assert 0.9 <= elapsed < 2.0
-
-
-@integration
 def test_real_loopback_target_is_refused_by_default_and_allowed_when_configured(
     receiver: Callable[..., Receiver], sender: WebhookSender
 ) -> None:
@@ -566,6 +534,45 @@ def test_https_to_pinned_ip_sends_sni_and_verifies_certificate_for_the_original_
     assert rx.received[0].headers["host"] == f"hooks.pique.test:{rx.port}"
     assert not wrong.ok and wrong.error is not None and "CERTIFICATE_VERIFY_FAILED" in wrong.error
     assert len(rx.received) == 1
+
+
+@integration
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_a_receiver_trickling_its_response_is_cut_off_when_the_whole_timeout_is_spent(
+    scheme: str, tls_pair: tuple[ssl.SSLContext, ssl.SSLContext, list[str]]
+) -> None:
+    # Each byte arrives well within the per-read timeout; only a limit on the whole request ends it.
+    server_ctx, client_ctx, _ = tls_pair
+    server = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle() -> None:
+        raw, _ = server.accept()
+        with server_ctx.wrap_socket(raw, server_side=True) if scheme == "https" else raw as conn:
+            conn.recv(65536)
+            for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"." * 100:
+                if stop.wait(0.1):
+                    return
+                with contextlib.suppress(OSError):
+                    conn.sendall(bytes([byte]))
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    client = httpx.Client(verify=client_ctx, trust_env=False)
+    url = f"{scheme}://hooks.pique.test:{server.getsockname()[1]}/h"
+    try:
+        with WebhookSender(client, timeout_sec=1.0, resolver=dns("127.0.0.1")) as sender:
+            started = time.monotonic()
+            result = sender.send(url, BODY, SECRETS, event_id="e", allow_private=True)
+            elapsed = time.monotonic() - started
+    finally:
+        stop.set()
+        thread.join(5)
+        server.close()
+        client.close()
+    assert (result.ok, result.status_code, result.stop) == (False, None, False)
+    assert result.error == "timed out after 1 s waiting for the response"
+    assert 0.9 <= elapsed < 2.0
 
 
 def test_public_ip_constant_is_really_public() -> None:
