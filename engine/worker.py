@@ -121,7 +121,7 @@ class Worker:
         job_id = n.upload.job_id
         extra = {"job_id": job_id, **source}
         try:
-            claim = self._with_store(lambda: self._claim(n, wait=not source), "claiming the job", extra)
+            claim = self._with_store(lambda: self._claim(n, patient=not source), "claiming the job", extra)
         except StoreError as exc:
             return self._done(NACK, "store_unavailable", f"could not claim: {exc}", extra)
         if claim.outcome is ClaimOutcome.IN_PROGRESS:
@@ -180,8 +180,8 @@ class Worker:
         self.dispatcher.wake.set()
         return self._done(ACK, status, f"evaluation {status} in {time.monotonic() - started:.2f}s", extra)
 
-    def _claim(self, n, *, wait: bool = True):
-        """Claim the job; if another worker holds it, wait for its lease to end and try again.
+    def _claim(self, n, *, patient: bool = True):
+        """Claim the job; if another worker holds it and `patient`, wait for its lease to end and try again.
 
         Waiting here rather than nacking keeps the message (its lease extended by the client)
         instead of spending its delivery attempts while a dead worker's lease runs out; a live
@@ -191,7 +191,7 @@ class Worker:
         deadline = time.monotonic() + lease.total_seconds() + 30
         while True:
             claim = self.store.claim_job(n.upload.job_id, n.bucket, n.object_name, n.generation, lease=lease)
-            if claim.outcome is not ClaimOutcome.IN_PROGRESS or not wait or self.stopping.is_set() or time.monotonic() > deadline:
+            if claim.outcome is not ClaimOutcome.IN_PROGRESS or not patient or self.stopping.is_set() or time.monotonic() > deadline:
                 return claim
             expires = claim.job.lease_expires_at
             wait = (expires - datetime.now(UTC)).total_seconds() if expires else 1.0

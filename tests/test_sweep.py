@@ -51,12 +51,12 @@ def env(tmp_path):
 def test_an_upload_whose_notification_never_came_is_evaluated_once(env):
     worker, store, job, root = env
     lost = job(uploaded=True)
-    assert worker.sweeper.sweep() == {"evaluated": 1}
+    assert worker.sweeper.sweep() == {"handled": 1}
     assert store.get_job(lost.job_id).status is JobStatus.COMPLETED
     assert b'"status":"completed"' in store.get_result(lost.job_id).payload
     assert store.delivery_for_job(lost.job_id) is not None  # its webhook is queued like any other
     assert worker.sweeper.sweep() == {}
-    assert worker.metrics.swept.labels("evaluated")._value.get() == 1
+    assert worker.metrics.swept.labels("handled")._value.get() == 1
     assert worker.counts["messages"] == 0  # a sweep is not a Pub/Sub message
 
     # the notification turns up after all: the same generation is a duplicate, not a second result
@@ -90,7 +90,7 @@ def test_a_job_whose_worker_died_is_evaluated_again_from_its_bound_upload(env):
     orphan = job(uploaded=True, ttl=timedelta(minutes=15))
     generation, _ = folder_locator(root)(orphan.object_name)
     store.claim_job(orphan.job_id, BUCKET, orphan.object_name, generation, lease=timedelta(seconds=-1))  # its holder is gone
-    assert worker.sweeper.sweep() == {"evaluated": 1}
+    assert worker.sweeper.sweep() == {"handled": 1}
     job_now = store.get_job(orphan.job_id)
     assert (job_now.status, job_now.attempts) == (JobStatus.COMPLETED, 2)
 
@@ -100,7 +100,7 @@ def test_an_upload_deleted_since_its_claim_fails_the_orphaned_job(env):
     orphan = job(uploaded=True, ttl=timedelta(minutes=15))
     store.claim_job(orphan.job_id, BUCKET, orphan.object_name, 1, lease=timedelta(seconds=-1))
     (root / orphan.object_name).unlink()
-    assert worker.sweeper.sweep() == {"evaluated": 1}
+    assert worker.sweeper.sweep() == {"handled": 1}
     job_now = store.get_job(orphan.job_id)
     assert job_now.status is JobStatus.FAILED, job_now
     assert "No such file or directory" in job_now.error
