@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import signal
+import time
 from collections import Counter
 from datetime import timedelta
 
@@ -174,6 +175,20 @@ def test_the_sweep_evaluates_an_upload_whose_notification_never_arrived_and_expi
     generation, size = find_object(storage_client(world.stack.project).bucket(world.stack.bucket), lost.object_name)
     assert (world.store.get_job(lost.job_id).upload_generation, size) == (generation, len(SMALL))
     assert len(world.receiver.received) == 1
+
+
+def test_two_workers_sweeping_the_same_lost_uploads_evaluate_each_once(world, tmp_path):
+    lost = [new_upload(world, SMALL, f"lost{i}.mp4", upload_ttl=timedelta(0)) for i in range(12)]
+    env = {"PIQUE_SUBSCRIPTION": fresh_subscription(world.stack), "PIQUE_SWEEP_AFTER_SEC": "1", "PIQUE_SWEEP_INTERVAL_SEC": "1"}
+    for _ in range(2):
+        world.start_worker(log_dir=tmp_path, extra_env=env)
+    received = world.receiver.wait_for(12, timeout=90)
+    time.sleep(3)  # a few more sweeps by both, which must find nothing left to do
+    world.stop_all()
+    assert sorted(json.loads(r.body)["job_id"] for r in received) == sorted(j.job_id for j in lost)
+    assert len(world.receiver.received) == 12
+    evaluated = Counter(line["job_id"] for line in world.log_lines() if line.get("outcome") == "completed")
+    assert evaluated == Counter({j.job_id: 1 for j in lost})
 
 
 @pytest.mark.parametrize("outage", ["500", "down"])
