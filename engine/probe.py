@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO
 
 from . import integrity, mp4
+from .codecconfig import pixel_format
 from .errors import MediaLimitError, ProbeError
 from .media import AudioStream, ImageInfo, MediaInfo, VideoStream
 from .sniff import HEAD_BYTES, Format, sniff
@@ -330,7 +331,8 @@ _SMALL_PROBE = {"mov", "matroska", "wav", "flac", "ogg"}
 # format, or has no frame-rate or timestamp samples yet: the first keyframe of a 40 Mb/s video
 # is ~1 MB of reads and a frame decode. Zero frame-rate and timestamp samples, and a pixel
 # format handed to the probing decoder, leave it nothing to read. The pixel format FFmpeg then
-# reports is the one we gave it, so the probe reports none (`VideoStream.pix_fmt` is None).
+# reports is the one we gave it, so the probe reads the real one from the stream's decoder
+# configuration record instead (`codecconfig`; None for codecs without one, such as VP9).
 _HEADER_ONLY = {"mov", "matroska"}
 _NO_PACKETS = {"fpsprobesize": "0", "max_ts_probe": "0"}
 _NO_DECODE = {"pixel_format": "yuv420p"}
@@ -464,7 +466,7 @@ def _video(stream, f: IO[bytes], fmt: Format, container_duration: float | None, 
         frames=frames,
         duration_sec=_stream_duration(stream) or container_duration,
         bit_rate=ctx.bit_rate or None,
-        pix_fmt=None if header_only else ctx.pix_fmt,
+        pix_fmt=pixel_format(_codec_name(ctx), ctx.extradata) if header_only else ctx.pix_fmt,
     )
 
 

@@ -200,7 +200,7 @@ def test_an_mp4_whose_first_packet_is_a_keyframe_is_probed_without_reading_it(tm
     info = probe(f)
     assert (info.video.width, info.video.height, info.video.frames, info.video.fps) == (320, 240, 5, 30.0)
     assert f.bytes_read < 20_000  # a 16 KB buffer of header and the tkhd walk, not the keyframe
-    assert info.video.pix_fmt is None  # known only by decoding a frame, which the probe never does
+    assert info.video.pix_fmt == "yuv420p"  # from the avcC record, not from a decoded frame
 
 
 def _webp(mode: str, *, lossless: bool, frames: int, orientation: int | None) -> bytes:

@@ -1,0 +1,82 @@
+"""Pixel formats from decoder configuration records, checked against what FFmpeg decodes.
+
+Each clip is encoded here (a few frames, 64x64) with one codec and pixel format; the header-only
+probe's answer must equal the format of the first decoded frame.
+"""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+import pytest
+
+from pique_engine.codecconfig import _unescape, pixel_format
+from pique_engine.probe import probe
+
+CASES = [
+    ("libx264", "yuv420p", {"preset": "ultrafast"}),  # Constrained Baseline: no SPS to read
+    ("libx264", "yuv420p", {"preset": "medium"}),  # High: read from the SPS
+    ("libx264", "yuv422p", {"preset": "ultrafast"}),
+    ("libx264", "yuv444p", {"preset": "ultrafast"}),
+    ("libx264", "yuv420p10le", {"preset": "ultrafast"}),
+    ("libx264", "yuv444p10le", {"preset": "ultrafast"}),
+    ("libx265", "yuv420p", {"preset": "ultrafast", "x265-params": "log-level=none"}),
+    ("libx265", "yuv422p10le", {"preset": "ultrafast", "x265-params": "log-level=none"}),
+    ("libx265", "yuv420p12le", {"preset": "ultrafast", "x265-params": "log-level=none"}),
+    ("libsvtav1", "yuv420p", {"preset": "12"}),
+    ("libsvtav1", "yuv420p10le", {"preset": "12"}),
+]
+
+
+def encode(path, codec: str, pix_fmt: str, options: dict[str, str]) -> None:
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 64, pix_fmt
+        stream.options = options
+        for i in range(5):
+            gradient = np.tile(np.arange(64, dtype=np.uint8) * 4, (64, 1))
+            frame = av.VideoFrame.from_ndarray(np.dstack([gradient, np.roll(gradient, i, 1), gradient.T]), format="rgb24")
+            frame = frame.reformat(format=pix_fmt)
+            frame.pts = i
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+
+
+def decoded_format(path) -> str:
+    with av.open(str(path)) as container:
+        return next(container.decode(video=0)).format.name
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+@pytest.mark.parametrize(("codec", "pix_fmt", "options"), CASES, ids=[f"{c}-{p}-{o['preset']}" for c, p, o in CASES])
+def test_the_probe_names_the_pixel_format_ffmpeg_decodes_to(tmp_path, suffix, codec, pix_fmt, options):
+    path = tmp_path / f"clip{suffix}"
+    try:
+        encode(path, codec, pix_fmt, options)
+    except (av.error.FFmpegError, ValueError) as exc:  # an encoder this PyAV build lacks
+        pytest.skip(f"{codec} cannot encode {pix_fmt} here: {exc}")
+    assert decoded_format(path) == pix_fmt  # the encoder did what was asked
+    assert probe(path).video.pix_fmt == pix_fmt
+
+
+def test_emulation_prevention_bytes_are_dropped_before_reading_bits():
+    assert _unescape(b"\x00\x00\x03\x01\x00\x00\x03\x03\xff") == b"\x00\x00\x01\x00\x00\x03\xff"
+
+
+@pytest.mark.parametrize(
+    ("codec", "extradata"),
+    [
+        ("h264", b""),
+        ("h264", b"\x01\x64\x00"),  # High profile, cut off before the SPS
+        ("h264", bytes([1, 100, 0, 30, 0xFF, 0xE1, 0x00, 0x20, 0x67])),  # SPS length beyond the record
+        ("h264", bytes([1, 100, 0, 30, 0xFF, 0xE1, 0x00, 0x05, 0x67, 100, 0, 30, 0x00])),  # Exp-Golomb never ends
+        ("hevc", b"\x01" + b"\x00" * 10),
+        ("av1", b"\x00\x00\x00\x00"),
+        ("vp9", b"\x01\x02\x03"),
+        ("prores", None),
+    ],
+)
+def test_malformed_or_unknown_records_give_none(codec, extradata):
+    assert pixel_format(codec, extradata) is None
