@@ -138,8 +138,8 @@ def test_two_workers_share_fifty_uploads_and_no_job_is_evaluated_twice(world, tm
 
 def test_a_worker_killed_mid_batch_loses_nothing(world, tmp_path):
     # The killed worker's messages come back when their deadline passes, usually after 10-40 s.
-    # Sometimes the emulator strands them for good (4 of 69 runs of a bare subscriber killed the
-    # same way), and the sweep is what settles those jobs: upload windows are short here.
+    # Sometimes the emulator strands them for good (benchmarks/emulator_redelivery.py: 2 of 30
+    # trials), and the sweep is what settles those jobs: upload windows are short here.
     env = {"PIQUE_CONCURRENCY": "1", "PIQUE_EVALUATION_TIMEOUT_SEC": "5", "PIQUE_SWEEP_AFTER_SEC": "5", "PIQUE_SWEEP_INTERVAL_SEC": "2"}
     first = world.start_worker(log_dir=tmp_path, extra_env=env)
     jobs = [new_upload(world, SMALL, f"k{i}.mp4", upload_ttl=timedelta(seconds=30)) for i in range(20)]
