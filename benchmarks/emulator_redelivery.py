@@ -71,7 +71,11 @@ def trial(stack, publisher, n: int, give_up: float) -> dict:
     for i in range(n):
         publisher.publish(stack.topic_path, str(i).encode()).result()
     first = Subscriber(subscription)
+    started = time.monotonic()
     while len(first.acked) < 4:
+        if time.monotonic() - started > 60:
+            first.kill()
+            raise SystemExit("the first subscriber received nothing in 60 s; is the emulator up?")
         time.sleep(0.005)
     first.kill()
     killed = time.monotonic()

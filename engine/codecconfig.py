@@ -5,7 +5,9 @@ for H.264, ``hvcC`` for HEVC, ``av1C`` for AV1. Chroma subsampling and bit depth
 there, so the header-only probe can name the pixel format FFmpeg would decode to without
 decoding a frame. Names are FFmpeg's (``yuv420p``, ``yuv422p10le``, ``gray``). The colour
 range is not read: a full-range H.264 stream FFmpeg calls ``yuvj420p`` is ``yuv420p`` here.
-Anything unknown, absent or malformed gives None, never an error.
+4:4:4 gives None: the record does not say whether the planes are YUV or RGB (``gbrp``), which
+only the stream's colour matrix tells. Anything unknown, absent or malformed gives None, never
+an error.
 """
 
 from __future__ import annotations
@@ -31,8 +33,8 @@ def pixel_format(codec: str, extradata: bytes | None) -> str | None:
 
 
 def _name(chroma: int, depth: int) -> str | None:
-    """FFmpeg's name for chroma format `chroma` (0 mono, 1 4:2:0, 2 4:2:2, 3 4:4:4) at `depth` bits."""
-    base = {0: "gray", 1: "yuv420p", 2: "yuv422p", 3: "yuv444p"}.get(chroma)
+    """FFmpeg's name for chroma format `chroma` (0 mono, 1 4:2:0, 2 4:2:2) at `depth` bits."""
+    base = {0: "gray", 1: "yuv420p", 2: "yuv422p"}.get(chroma)
     if base is None or depth not in (8, 10, 12):
         return None
     return base if depth == 8 else f"{base}{depth}le"
@@ -58,7 +60,7 @@ def _avcc(data: bytes) -> tuple[int, int]:
     if chroma == 3:
         bits.read(1)  # separate_colour_plane_flag
     depth = bits.ue() + 8
-    return chroma, depth
+    return chroma or 1, depth  # FFmpeg decodes monochrome H.264 with blank 4:2:0 chroma planes
 
 
 def _hvcc(data: bytes) -> tuple[int, int]:

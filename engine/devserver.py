@@ -91,7 +91,8 @@ class LocalUploads:
     def finalize(self, object_name: str, content_type: str) -> None:
         """Announce a finished upload exactly as GCS does (OBJECT_FINALIZE, JSON_API_V1)."""
         found = folder_locator(self.root)(object_name)
-        assert found is not None, "finalize a file after writing it"
+        if found is None:
+            raise FileNotFoundError(f"no upload at {object_name!r} to announce")
         generation, size = found  # as the sweep will see it
         self.events.put(finalize_message(LOCAL_BUCKET, object_name, generation, size, content_type))
 
@@ -219,6 +220,7 @@ def run_dev(settings: Settings, host: str, port: int, data_dir: Path, out=print)
         uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning")).run()
     finally:
         stop.set()
+        worker.stopping.set()  # ends a sweep, and any wait for the database, at once
         dispatcher.wake.set()
         for t in threads:
             t.join(timeout=10)

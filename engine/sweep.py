@@ -14,7 +14,7 @@ down, or an emulator that strands a dead subscriber's messages. So each worker l
   so its upload is evaluated again.
 
 Both go through `Worker.handle` with the notification GCS would have sent, so the claim keeps
-each job to one evaluation and one result however many replicas sweep at once.
+each job to one stored result and one webhook however many replicas sweep at once.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import logging
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
@@ -72,12 +73,17 @@ def folder_locator(root: Path) -> Locate:
 class Sweeper:
     """Settles overdue jobs for one worker; see the module docstring."""
 
+    # A job a sweep could not settle (storage away, held elsewhere, a foreign bucket) rests for
+    # this many intervals, so that it does not hold the head of every later batch.
+    REST_INTERVALS = 10
+
     def __init__(self, worker: Worker, locate: Locate, *, after: timedelta, interval: float, batch: int = 100) -> None:
         self.worker = worker
         self.locate = locate
         self.after = after
         self.interval = interval
         self.batch = batch
+        self._resting: dict[str, float] = {}  # job id -> monotonic time it may be swept again
 
     def run(self, stop: threading.Event) -> None:
         """Sweep every `interval` until `stop` is set."""
@@ -89,35 +95,53 @@ class Sweeper:
 
     def sweep(self) -> Counter[str]:
         """One pass over the overdue jobs; returns how each was settled."""
+        now = time.monotonic()
+        self._resting = {job_id: until for job_id, until in self._resting.items() if until > now}
         counts: Counter[str] = Counter()
-        for job in self.worker.store.overdue_jobs(self.after, limit=self.batch):
+        for job in self.worker.store.overdue_jobs(self.after, limit=self.batch, exclude=set(self._resting)):
             if self.worker.stopping.is_set():
                 break
-            outcome = self._settle(job)
+            try:
+                outcome = self._settle(job)
+            except StorageError as exc:
+                log.warning("could not look for the upload, trying again later: %s", exc, extra={"job_id": job.job_id})
+                outcome = "storage_unavailable"
+            except Exception:  # one odd job must not stop the others being settled
+                log.exception("could not sweep this job; it rests for a while", extra={"job_id": job.job_id})
+                outcome = "error"
+            if outcome not in ("handled", "expired"):
+                self._resting[job.job_id] = time.monotonic() + self.REST_INTERVALS * self.interval
             counts[outcome] += 1
             self.worker.metrics.swept.labels(outcome).inc()
         return counts
 
     def _settle(self, job: Job) -> str:
         extra = {"job_id": job.job_id}
+        bucket = self.worker.settings.bucket
         if job.status is JobStatus.PROCESSING:
-            if job.upload_bucket is None or job.upload_object is None or job.upload_generation is None:
-                return "skipped"  # claims always bind an upload; nothing to evaluate without one
-            bucket, name, generation, size = job.upload_bucket, job.upload_object, job.upload_generation, None
-            log.warning("the job's lease ran out and no redelivery reclaimed it; evaluating its upload again", extra=extra)
+            if job.upload_bucket != bucket or job.upload_object is None or job.upload_generation is None:
+                log.warning("the job's lease ran out but its upload is not in gs://%s; leaving it", bucket, extra=extra)
+                return "skipped"
+            name, generation = job.upload_object, job.upload_generation
+            found = self.locate(name)
+            # The size, when this generation is still there, lets the evaluation check it against
+            # the declared one; a generation that is gone fails the job when it is read.
+            size = found[1] if found and found[0] == generation else None
+            why = "the job's lease ran out and no redelivery reclaimed it; evaluating its upload again"
         else:
-            try:
-                found = self.locate(job.object_name)
-            except StorageError as exc:
-                log.warning("could not look for the upload, trying at the next sweep: %s", exc, extra=extra)
-                return "storage_unavailable"
+            name = job.object_name
+            found = self.locate(name)
             if found is None:
                 if not self.worker.store.expire_job(job.job_id):
                     return "skipped"  # its notification came meanwhile
                 log.info("the upload URL expired and no upload came; job expired", extra=extra)
                 return "expired"
-            bucket, name, (generation, size) = self.worker.settings.bucket, job.object_name, found
-            log.warning("no notification came for this upload; evaluating it from the sweep", extra=extra)
-        attributes, data = finalize_message(bucket, name, generation, size)
-        self.worker.handle(attributes, data, swept=True)  # its log line says how that went
-        return "handled"
+            generation, size = found
+            why = "no notification came for this upload; evaluating it from the sweep"
+        if self.worker.stopping.is_set():  # the look-up may have taken a while
+            return "skipped"
+        log.warning(why, extra=extra)
+        from .worker import ACK
+
+        verdict = self.worker.handle(*finalize_message(bucket, name, generation, size), swept=True)
+        return "handled" if verdict == ACK else "retry_later"

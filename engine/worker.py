@@ -113,11 +113,11 @@ class Worker:
         try:
             n = parse_notification(attributes, data)
         except NotificationError as exc:
-            return self._done(ACK, "unreadable", f"not a GCS notification, dropped: {exc}")
+            return self._done(ACK, "unreadable", f"not a GCS notification, dropped: {exc}", source)
         if not n.is_finalize:
-            return self._done(ACK, "ignored", f"ignored {n.event_type} for {n.dedupe_key}")
+            return self._done(ACK, "ignored", f"ignored {n.event_type} for {n.dedupe_key}", source)
         if n.bucket != self.settings.bucket or n.upload is None:
-            return self._done(ACK, "ignored", f"ignored {n.dedupe_key}: not a pending upload in gs://{self.settings.bucket}")
+            return self._done(ACK, "ignored", f"ignored {n.dedupe_key}: not a pending upload in gs://{self.settings.bucket}", source)
         job_id = n.upload.job_id
         extra = {"job_id": job_id, **source}
         try:

@@ -17,7 +17,7 @@ from pique_engine.settings import Settings
 from pique_engine.store import JobStatus, Store
 from pique_engine.sweep import folder_locator
 from pique_engine.webhooks import WebhookSender
-from pique_engine.worker import ACK, Worker
+from pique_engine.worker import ACK, NACK, Worker
 
 from .conftest import FIXTURES
 from .worker_harness import REELS
@@ -36,9 +36,9 @@ def env(tmp_path):
     worker = Worker(settings, store, OutboxDispatcher(store, WebhookSender()), local_root=str(root))
     worker.sweeper.after = timedelta(0)  # every job past its deadline is overdue at once
 
-    def job(*, uploaded: bool, ttl: timedelta = timedelta(0)):
+    def job(*, uploaded: bool, ttl: timedelta = timedelta(0), declared: int = CLIP.stat().st_size):
         j = store.create_job(org.org.id, judge_id="judge_reels", content_type="video", filename="clip.mp4",
-                             file_size_bytes=CLIP.stat().st_size, upload_ttl=ttl)  # fmt: skip
+                             file_size_bytes=declared, upload_ttl=ttl)  # fmt: skip
         if uploaded:
             (root / j.object_name).parent.mkdir(parents=True)
             shutil.copy(CLIP, root / j.object_name)
@@ -106,10 +106,38 @@ def test_an_upload_deleted_since_its_claim_fails_the_orphaned_job(env):
     assert "No such file or directory" in job_now.error
 
 
-def test_the_dev_server_announces_the_generation_the_sweep_finds(tmp_path):
-    uploads = LocalUploads(tmp_path)
-    (tmp_path / "org" / "pending" / "job").mkdir(parents=True)
-    (tmp_path / "org/pending/job/a.wav").write_bytes(b"RIFF")
-    uploads.finalize("org/pending/job/a.wav", "audio/wav")
-    attributes, _ = uploads.events.get_nowait()
-    assert (int(attributes["objectGeneration"]), 4) == folder_locator(tmp_path)("org/pending/job/a.wav")
+def test_a_re_evaluated_orphan_still_has_its_size_checked_against_the_declared_one(env):
+    worker, store, job, root = env
+    orphan = job(uploaded=True, ttl=timedelta(minutes=15), declared=100)
+    generation, _ = folder_locator(root)(orphan.object_name)
+    store.claim_job(orphan.job_id, BUCKET, orphan.object_name, generation, lease=timedelta(seconds=-1))
+    assert worker.sweeper.sweep() == {"handled": 1}
+    job_now = store.get_job(orphan.job_id)
+    assert job_now.status is JobStatus.FAILED
+    assert job_now.error == f"the upload is {CLIP.stat().st_size:,} bytes but 100 were declared; create a new job with the file's real size"
+
+
+def test_a_job_the_sweep_cannot_settle_rests_and_does_not_block_the_others(env, monkeypatch):
+    worker, store, job, _ = env
+    odd, lost = job(uploaded=True), job(uploaded=True)
+    real_locate = worker.sweeper.locate
+
+    def locate(name):
+        if odd.job_id in name:
+            raise PermissionError(name)  # e.g. a file the worker may not read
+        return real_locate(name)
+
+    monkeypatch.setattr(worker.sweeper, "locate", locate)
+    assert worker.sweeper.sweep() == {"error": 1, "handled": 1}
+    assert store.get_job(lost.job_id).status is JobStatus.COMPLETED
+    assert worker.sweeper.sweep() == {}  # the odd one rests instead of heading every batch
+    assert store.get_job(odd.job_id).status is JobStatus.AWAITING_UPLOAD
+
+
+def test_a_sweep_whose_evaluation_is_handed_back_counts_it_as_retry_later(env, monkeypatch):
+    worker, store, job, _ = env
+    lost = job(uploaded=True)
+    monkeypatch.setattr(worker, "handle", lambda *args, **kwargs: NACK)
+    assert worker.sweeper.sweep() == {"retry_later": 1}
+    assert worker.metrics.swept.labels("retry_later")._value.get() == 1
+    assert store.get_job(lost.job_id).status is JobStatus.AWAITING_UPLOAD

@@ -237,18 +237,24 @@ class JobsMixin(StoreBase):
         return self._finish(job_id, JobStatus.FAILED, payload, error=error, evaluation_id=None,
                             content_id=None, lease_token=lease_token, now=now)  # fmt: skip
 
-    def overdue_jobs(self, older_than: timedelta, *, limit: int = 100, now: datetime | None = None) -> list[Job]:
+    def overdue_jobs(
+        self, older_than: timedelta, *, limit: int = 100, exclude: set[str] | frozenset[str] = frozenset(), now: datetime | None = None
+    ) -> list[Job]:
         """Jobs no notification has settled: still awaiting an upload `older_than` after their
-        URL expired, or processing `older_than` after their lease ran out. Oldest first."""
+        URL expired, or processing `older_than` after their lease ran out. Least recently
+        updated first, leaving out the ids in `exclude`."""
         cutoff = (now or utc_now()) - older_than
+        query = (
+            select(JobRow)
+            .where(or_(and_(JobRow.status == _A, JobRow.expires_at <= cutoff),
+                       and_(JobRow.status == _P, JobRow.lease_expires_at <= cutoff)))
+            .order_by(JobRow.updated_at)
+            .limit(limit)
+        )  # fmt: skip
+        if exclude:
+            query = query.where(JobRow.job_id.not_in(sorted(exclude)))
         with self._read() as s:
-            rows = s.scalars(
-                select(JobRow)
-                .where(or_(and_(JobRow.status == _A, JobRow.expires_at <= cutoff),
-                           and_(JobRow.status == _P, JobRow.lease_expires_at <= cutoff)))
-                .order_by(JobRow.updated_at)
-                .limit(limit)
-            ).all()  # fmt: skip
+            rows = s.scalars(query).all()
             return [to_job(r) for r in rows]
 
     def expire_job(self, job_id: str, *, now: datetime | None = None) -> bool:
