@@ -9,6 +9,8 @@ locked" instead of waiting for the busy timeout.
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +38,23 @@ def writer(engine: Engine) -> Engine:
     return engine.execution_options(**{WRITE: True})
 
 
+def _set_wal(cur: Any) -> None:
+    # Switching a new database to WAL needs an exclusive lock, and while another process holds
+    # one SQLite may answer "database is locked" at once instead of through the busy handler
+    # (seen with several processes opening a fresh database together), or keep the old mode and
+    # say so only in the pragma's answer: try again for as long as the busy timeout would wait.
+    deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+    while True:
+        try:
+            mode = cur.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode in ("wal", "memory") or time.monotonic() > deadline:
+                return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.02)
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -43,7 +62,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cur = dbapi_conn.cursor()
         cur.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
         cur.execute("PRAGMA foreign_keys = ON")
-        cur.execute("PRAGMA journal_mode = WAL")
+        _set_wal(cur)
         cur.execute("PRAGMA synchronous = NORMAL")
         cur.close()
 
