@@ -1,0 +1,1 @@
+"""The `pique-engine` command: parses arguments and calls the layers below, nothing more."""

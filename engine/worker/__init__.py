@@ -1,0 +1,1 @@
+"""The worker: notifications in, isolated evaluations, results and webhooks out. Imports the pipeline, storage, store and webhooks."""
