@@ -111,7 +111,7 @@ def main() -> int:
 
     from google.cloud import pubsub_v1
 
-    from pique_engine.localstack import start_local_stack
+    from pique_engine.dev.stack import start_local_stack
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp, start_local_stack(Path(tmp)) as stack:

@@ -3,7 +3,7 @@
     python benchmarks/gcs_bytes.py [--dir fixtures/large]
 
 Generates the large files on demand (benchmarks/largemedia.py, into the git-ignored
-fixtures/large/), starts the local stack (`pique_engine.localstack`: fake-gcs-server on
+fixtures/large/), starts the local stack (`pique_engine.dev.stack`: fake-gcs-server on
 127.0.0.1), uploads each file once, then evaluates it with a header-only judge exactly as the
 worker's child does: the probe reads through `GcsObjectReader` (ranged GETs, 64 KiB blocks).
 
@@ -105,10 +105,10 @@ def main() -> None:
 
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage
-    from pique_engine.bench import CountingFile, default_judge
+    from pique_engine.cli.bench import CountingFile, default_judge
     from pique_engine.evaluation import Evaluator, MediaSource
-    from pique_engine.gcs import GcsObjectReader
-    from pique_engine.localstack import start_local_stack
+    from pique_engine.storage.gcs import GcsObjectReader
+    from pique_engine.dev.stack import start_local_stack
     from pique_engine.plugins import load_plugins
 
     plugins = load_plugins([])
@@ -182,7 +182,7 @@ def _library_default(bucket, blob) -> tuple[int, int, float]:
     """Bytes, requests and ms for the library's default open through the same ranged reader."""
     import av
     from PIL import Image
-    from pique_engine.gcs import GcsObjectReader
+    from pique_engine.storage.gcs import GcsObjectReader
 
     t0 = time.perf_counter()
     reader = GcsObjectReader(bucket, blob.name, blob.generation, size=blob.size)

@@ -47,8 +47,8 @@ def measure(repeat: int) -> dict[str, dict[str, float]]:
     from pique_engine.evaluation import Evaluator, MediaSource
     from pique_engine.judge import bind_judge, parse_judge
     from pique_engine.plugins import load_plugins
-    from pique_engine.sandbox import Limits, run_isolated, warm_up
-    from pique_engine.uploads import UploadRequest, evaluate_upload
+    from pique_engine.worker.sandbox import Limits, run_isolated, warm_up
+    from pique_engine.worker.child import UploadRequest, evaluate_upload
 
     warm_up()
     plugins = load_plugins([])

@@ -7,7 +7,7 @@ in round-robin order, so every method sees the same machine state:
 
 - ``pique eval``: in-process `Evaluator.evaluate` with a header-only judge (video_specs,
   image_dimensions, audio_sample_rate): open, sniff, probe, run the detectors, build the payload.
-- ``pique probe``: `pique_engine.probe.probe` alone.
+- ``pique probe``: `pique_engine.media.probe.probe` alone.
 - ``floor``: the bare library call the engine uses for that type, on the path: PyAV ``av.open``
   with the same small-probe options, Pillow ``Image.open`` (size, mode), or libsndfile's
   ``SoundFile`` (rate, channels, frames), reading the stream fields.
@@ -76,7 +76,7 @@ def floor_call(path: Path):
     import av
     import soundfile
     from PIL import Image
-    from pique_engine.sniff import sniff
+    from pique_engine.media.sniff import sniff
 
     with open(path, "rb") as f:
         fmt = sniff(f.read(64))
@@ -117,10 +117,10 @@ def main() -> None:
     tools = ensure_tools("ffprobe", "mediainfo")
     for module in ("av", "soundfile", "PIL.Image"):  # import time is not what is measured
         importlib.import_module(module)
-    from pique_engine.bench import CountingFile, default_judge
+    from pique_engine.cli.bench import CountingFile, default_judge
     from pique_engine.evaluation import Evaluator, MediaSource
     from pique_engine.plugins import load_plugins
-    from pique_engine.probe import ProbeLimits, probe, probe_file
+    from pique_engine.media.probe import ProbeLimits, probe, probe_file
 
     plugins = load_plugins([])
     judge = default_judge(plugins)

@@ -35,14 +35,14 @@ def free_port() -> int:
 
 @dataclass
 class Webhooks:
-    """A receiver that verifies every signature (`pique_engine.listener`) and notes arrival times."""
+    """A receiver that verifies every signature (`pique_engine.webhooks.receiver`) and notes arrival times."""
 
     secrets: list[str] = field(default_factory=list)  # filled once the organisation exists
     arrivals: dict[str, float] = field(default_factory=dict)  # job_id -> time.time() of the verified webhook
     rejected: int = 0
 
     def __post_init__(self) -> None:
-        from pique_engine.listener import make_listener
+        from pique_engine.webhooks.receiver import make_listener
 
         self._lock = threading.Lock()
         self.server = make_listener("127.0.0.1", 0, self.secrets, self._line)

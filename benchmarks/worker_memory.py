@@ -159,7 +159,7 @@ def main() -> None:
     videos = [(label, largemedia.ensure(key)) for label, key in VIDEOS]
 
     from google.cloud import storage
-    from pique_engine.localstack import start_local_stack
+    from pique_engine.dev.stack import start_local_stack
     from pique_engine.store import Store
 
     rows = []

@@ -2,7 +2,7 @@
 
     python benchmarks/worker_throughput.py [-n 60] [--workers 1,2] [--concurrency 2] [--database-url URL]
 
-One local stack (`pique_engine.localstack`), one store (a SQLite file unless --database-url), one
+One local stack (`pique_engine.dev.stack`), one store (a SQLite file unless --database-url), one
 organisation whose webhook URL is a loopback receiver that verifies every signature. For each
 worker count, a fresh subscription, that many `pique-engine worker` processes (each
 `PIQUE_CONCURRENCY` evaluations in flight, each in a sandboxed child), then N uploads of a small
@@ -166,7 +166,7 @@ def main() -> None:
     parser.add_argument("--pace", type=float, default=1.0, help="seconds between paced uploads")
     args = parser.parse_args()
 
-    from pique_engine.localstack import start_local_stack
+    from pique_engine.dev.stack import start_local_stack
     from pique_engine.store import Store
 
     rows = []

@@ -6,7 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from pique_engine import Checks, Detector, DetectorError, DetectorResult, Media, hookimpl
 from pique_engine.detector import check_ranges
-from pique_engine.ratio import AspectRatio, aspect_ratio_label, ratio_matches
+from pique_engine.media.ratio import AspectRatio, aspect_ratio_label, ratio_matches
 
 NAME = "video_specs"
 

@@ -23,7 +23,7 @@ from .errors import (
     WebhookError,
 )
 from .hookspecs import hookimpl
-from .media import AudioStream, ContentType, ImageInfo, MediaInfo, VideoStream
+from .media.info import AudioStream, ContentType, ImageInfo, MediaInfo, VideoStream
 
 __all__ = [
     "AudioStream",

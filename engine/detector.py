@@ -9,7 +9,7 @@ from typing import IO, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .media import CONTENT_TYPES, ContentType, MediaInfo
+from .media.info import CONTENT_TYPES, ContentType, MediaInfo
 
 
 class NoParams(BaseModel):
@@ -42,7 +42,7 @@ class Media:
 
     `info` is the shared description. Detectors that declared `reads="content"` may call
     `open()` for a fresh seekable binary file object of the whole content (or use
-    `pique_engine.decode` to get samples); header-only detectors never should.
+    `pique_engine.media.decode` to get samples); header-only detectors never should.
     """
 
     info: MediaInfo

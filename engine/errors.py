@@ -91,7 +91,7 @@ class SigningError(PiqueError):
 class UploadRefused(PiqueError):
     """A PUT to a locally signed URL does not match its signature, or came too late.
 
-    `reason` is a `pique_engine.signer.RefusalReason`.
+    `reason` is a `pique_engine.storage.upload_urls.RefusalReason`.
     """
 
     def __init__(self, reason: str, message: str) -> None:

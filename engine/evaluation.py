@@ -19,10 +19,10 @@ from pydantic_core import PydanticSerializationError
 from .detector import DetectorResult, Media
 from .errors import ContentMismatch, MediaError, PiqueError, ProbeError
 from .judge import BoundCriterion, BoundJudge
-from .media import ContentType, MediaInfo
+from .media.info import ContentType, MediaInfo
 from .payloads import CompletedPayload, CriterionResult, FailedPayload, Payload
 from .plugins import Plugins
-from .probe import ProbeLimits, probe_file
+from .media.probe import ProbeLimits, probe_file
 
 log = logging.getLogger(__name__)
 

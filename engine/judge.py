@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .detector import Detector
 from .errors import JudgeError
-from .media import ContentType
+from .media.info import ContentType
 from .plugins import DetectorRegistry
 
 

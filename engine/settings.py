@@ -58,7 +58,7 @@ class Settings(BaseSettings):
 
     def retry_policy(self):
         """The webhook `RetryPolicy` these settings describe."""
-        from .retry import RetryPolicy
+        from .webhooks.retry import RetryPolicy
 
         if not self.webhook_retry_delays:
             return RetryPolicy()

@@ -23,9 +23,9 @@ import pytest
 from .detector import Detector, DetectorResult, Media
 from .errors import PluginError
 from .evaluation import MediaSource, check_content_type
-from .media import ContentType
+from .media.info import ContentType
 from .plugins import Plugins, load_plugins
-from .probe import ProbeLimits, probe
+from .media.probe import ProbeLimits, probe
 
 
 @lru_cache(maxsize=1)

@@ -216,7 +216,7 @@ def find_problem(data: bytes, *, decode: bool = True) -> Finding | None:
     from pique_engine.errors import MediaError, PiqueError
     from pique_engine.evaluation import run_criterion
     from pique_engine.judge import bind_judge, parse_judge
-    from pique_engine.probe import ProbeLimits, probe_file
+    from pique_engine.media.probe import ProbeLimits, probe_file
 
     stage = "probe"
     try:
@@ -242,7 +242,7 @@ def find_problem(data: bytes, *, decode: bool = True) -> Finding | None:
         if decode and info.audio is not None:
             import numpy as np
 
-            from pique_engine.decode import audio_blocks
+            from pique_engine.media.decode import audio_blocks
 
             stage = "decode.audio_blocks"
             try:

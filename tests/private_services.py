@@ -18,8 +18,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from pique_engine import localstack
-from pique_engine.localstack import LocalStack
+from pique_engine.dev import stack as localstack
+from pique_engine.dev.stack import LocalStack
 
 from .conftest import require_service
 

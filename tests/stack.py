@@ -23,7 +23,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud import pubsub_v1, storage
 from google.pubsub_v1.types import ReceivedMessage
 
-from pique_engine.localstack import LocalStack, find_fake_gcs_server, find_pubsub_emulator, start_local_stack
+from pique_engine.dev.stack import LocalStack, find_fake_gcs_server, find_pubsub_emulator, start_local_stack
 
 from .conftest import require_service
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pique_engine.signing import verify
+from pique_engine.webhooks.signature import verify
 
 from .conftest import FIXTURES
 from .receiver import Receiver

@@ -95,7 +95,7 @@ def test_audio_sample_rate_passes_the_audio_track_of_an_m4a():
 def test_a_detector_given_the_wrong_media_raises_a_detector_error():
     from pique_engine.detectors import video_specs
     from pique_engine.detector import Media
-    from pique_engine.probe import probe
+    from pique_engine.media.probe import probe
 
     info = probe(MEDIA / "tone_44100_mono.wav")
     with pytest.raises(DetectorError, match="has no video stream"):

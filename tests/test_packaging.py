@@ -19,9 +19,9 @@ def test_wheel_holds_only_the_pique_engine_namespace(tmp_path):
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert tops == {"pique_engine"}
     assert "pique_engine/detectors/video_specs.py" in names
-    assert "pique_engine/cli.py" in names
+    assert "pique_engine/cli/main.py" in names
     assert "pique_engine/store/migrations/versions/0001_initial.py" in names
     assert "pique_engine/store/migrations/script.py.mako" in names
     entry_points = next(n for n in names if n.endswith("entry_points.txt"))
     text = zipfile.ZipFile(wheel).read(entry_points).decode()
-    assert "pique-engine = pique_engine.cli:main" in text
+    assert "pique-engine = pique_engine.cli.main:main" in text

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from google.cloud import pubsub_v1
 
-from pique_engine.localstack import LocalStack
+from pique_engine.dev.stack import LocalStack
 from pique_engine.store import NewOrg, Store
 
 from .receiver import Receiver

@@ -36,11 +36,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from .errors import JudgeNotFound, StoreError, WebhookTargetRefused
-from .netguard import validate_webhook_url
-from .settings import Settings
-from .signer import UploadSigner, content_type_for, safe_object_filename
-from .store import JobStatus, Org, Store
+from ..errors import JudgeNotFound, StoreError, WebhookTargetRefused
+from ..webhooks.netguard import validate_webhook_url
+from ..settings import Settings
+from ..storage.upload_urls import UploadSigner, content_type_for, safe_object_filename
+from ..store import JobStatus, Org, Store
 
 __all__ = [
     "MAX_FILE_SIZE_BYTES",

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from .errors import PiqueError
+from ..errors import PiqueError
 
 
 def _emit(data) -> None:
@@ -20,7 +20,7 @@ def _emit(data) -> None:
 
 
 def _store(settings):
-    from .store import Store
+    from ..store import Store
 
     try:
         return Store.open(settings.database_url)
@@ -38,7 +38,7 @@ def _require_org(store, org_id: str):
 def _check_webhook(settings, url: str | None) -> None:
     if url is None:
         return
-    from .netguard import validate_webhook_url
+    from ..webhooks.netguard import validate_webhook_url
 
     try:
         validate_webhook_url(url, allow_private=settings.webhook_allow_private)
@@ -140,8 +140,8 @@ def judges() -> None:
 @click.pass_obj
 def judges_create(settings, org_id: str, path: Path, replace: bool) -> None:
     """Store a judge from a judge file, after checking it against the installed detectors."""
-    from .judge import load_judge_file
-    from .plugins import load_plugins
+    from ..judge import load_judge_file
+    from ..plugins import load_plugins
 
     try:
         bound = load_judge_file(path, load_plugins(settings.plugin_selection()).detectors)

@@ -28,9 +28,9 @@ from typing import IO, Any
 
 import click
 
-from .errors import PiqueError
+from ..errors import PiqueError
 
-DEFAULT_MEDIA = Path(__file__).resolve().parent.parent / "fixtures" / "media"
+DEFAULT_MEDIA = Path(__file__).resolve().parents[2] / "fixtures" / "media"
 PROBE = "probe"
 TOTAL = "evaluation"
 MEMORY_NOTE = "peak of Python and numpy allocations (tracemalloc) during the phase; C allocations inside FFmpeg/libsndfile are not included"
@@ -101,7 +101,7 @@ def default_judge(plugins, names: set[str] | None = None):
     """A judge with one criterion per installed detector (default params), or per named one."""
     from pydantic import ValidationError
 
-    from .judge import bind_judge, parse_judge
+    from ..judge import bind_judge, parse_judge
 
     criteria = []
     for entry in plugins.detectors:
@@ -155,9 +155,9 @@ def expand(paths: Iterable[Path]) -> list[Path]:
 def run_bench(files: list[Path], judge, plugins, *, repeat: int = 5, limits=None, only_good: bool = False,
               progress: Callable[[int], None] | None = None) -> dict[str, Any]:
     """Benchmark `judge` on `files`; returns the JSON-ready result (see `pique-engine bench --json`)."""
-    from .errors import MediaError
-    from .evaluation import Evaluator, MediaSource
-    from .probe import probe
+    from ..errors import MediaError
+    from ..evaluation import Evaluator, MediaSource
+    from ..media.probe import probe
 
     evaluator = Evaluator(plugins, limits)
     step = progress or (lambda n: None)
@@ -209,7 +209,7 @@ def run_bench(files: list[Path], judge, plugins, *, repeat: int = 5, limits=None
 
 
 def _counting_source(path: Path, phases: _Phases):
-    from .evaluation import MediaSource
+    from ..evaluation import MediaSource
 
     plain = MediaSource.from_path(path)
 
@@ -224,7 +224,7 @@ def _counting_source(path: Path, phases: _Phases):
 
 
 def _memory_pass(evaluator, path: Path, judge) -> dict[str, int]:
-    from .evaluation import MediaSource
+    from ..evaluation import MediaSource
 
     phases = _Phases(trace=True)
     started = not tracemalloc.is_tracing()
@@ -324,9 +324,9 @@ def bench(settings, paths: tuple[Path, ...], judge_path: Path | None, detector_n
     """
     import json
 
-    from .judge import load_judge_file
-    from .plugins import load_plugins
-    from .probe import ProbeLimits
+    from ..judge import load_judge_file
+    from ..plugins import load_plugins
+    from ..media.probe import ProbeLimits
 
     names = {n.strip() for n in detector_names.split(",") if n.strip()} if detector_names else None
     try:

@@ -8,17 +8,17 @@ from pathlib import Path
 
 import click
 
-from .errors import PiqueError
+from ..errors import PiqueError
 
 
 def _settings():
-    from .settings import Settings
+    from ..settings import Settings
 
     return Settings()
 
 
 def _plugins(settings):
-    from .plugins import load_plugins
+    from ..plugins import load_plugins
 
     try:
         return load_plugins(settings.plugin_selection(), strict=settings.strict_plugins)
@@ -32,7 +32,7 @@ def _plugins(settings):
 @click.pass_context
 def cli(ctx: click.Context, log_level: str) -> None:
     """Evaluate video, image and audio against judges; report by signed webhook."""
-    from .logs import configure_logging
+    from ..logs import configure_logging
 
     settings = _settings()
     configure_logging(log_level, settings.log_format)
@@ -52,12 +52,12 @@ def evaluate(settings, files: tuple[Path, ...], judge_path: Path, content_type: 
 
     Exits 0 when every evaluation completed, 1 when any failed, 2 on usage errors.
     """
-    from .evaluation import Evaluator, MediaSource, new_id
-    from .judge import load_judge_file
-    from .payloads import FailedPayload
-    from .probe import ProbeLimits
-    from .sandbox import Limits, run_isolated
-    from .uploads import evaluate_file
+    from ..evaluation import Evaluator, MediaSource, new_id
+    from ..judge import load_judge_file
+    from ..payloads import FailedPayload
+    from ..media.probe import ProbeLimits
+    from ..worker.sandbox import Limits, run_isolated
+    from ..worker.child import evaluate_file
 
     if job_id and len(files) > 1:
         raise click.UsageError("--job-id names one evaluation; give a single file or leave it out")
@@ -144,11 +144,11 @@ def plugins_command(settings, as_json: bool) -> None:
 @click.pass_obj
 def worker(settings, subscription, bucket, concurrency, metrics_port, max_messages) -> None:
     """Evaluate uploads announced on Pub/Sub and deliver their signed webhooks."""
-    from .delivery import OutboxDispatcher
-    from .metrics import WorkerMetrics
-    from .store import Store
-    from .webhooks import WebhookSender
-    from .worker import Worker
+    from ..webhooks.dispatcher import OutboxDispatcher
+    from ..worker.metrics import WorkerMetrics
+    from ..store import Store
+    from ..webhooks.sender import WebhookSender
+    from ..worker.handler import Worker
 
     overrides = {"subscription": subscription, "bucket": bucket, "concurrency": concurrency, "metrics_port": metrics_port}
     settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
@@ -176,7 +176,7 @@ def stack(workdir, project, topic, subscription, bucket) -> None:
 
     Prints the `export` lines that point pique-engine (and any Google client) at them.
     """
-    from .localstack import main as stack_main
+    from ..dev.stack import main as stack_main
 
     args = ["--project", project, "--topic", topic, "--subscription", subscription, "--bucket", bucket]
     if workdir:
@@ -192,7 +192,7 @@ def stack(workdir, project, topic, subscription, bucket) -> None:
 @click.pass_obj
 def dev(settings, host: str, port: int, data_dir: Path) -> None:
     """Run the whole flow locally: API, signed uploads, worker and webhooks in one process."""
-    from .devserver import run_dev
+    from ..dev.server import run_dev
 
     _plugins(settings)
     try:
@@ -209,9 +209,9 @@ def api(settings, host: str, port: int) -> None:
     """Serve the upload API (signed GCS URLs for PIQUE_BUCKET)."""
     import uvicorn
 
-    from .api import create_app
-    from .signer import GcsSigner
-    from .store import Store
+    from ..api.app import create_app
+    from ..storage.upload_urls import GcsSigner
+    from ..store import Store
 
     if not settings.bucket:
         raise click.UsageError("set PIQUE_BUCKET, the bucket the upload URLs point at")
@@ -235,7 +235,7 @@ def webhooks() -> None:
 @click.option("--tolerance", type=int, default=300, show_default=True, help="Accepted signature age, seconds.")
 def webhooks_listen(host: str, port: int, secrets: tuple[str, ...], tolerance: int) -> None:
     """Receive webhooks, verify each signature and print the event."""
-    from .listener import make_listener
+    from ..webhooks.receiver import make_listener
 
     server = make_listener(host, port, secrets, lambda line: click.echo(line), tolerance_sec=tolerance)
     click.echo(f"listening on http://{host}:{server.server_address[1]}/ (Ctrl-C stops)", err=True)

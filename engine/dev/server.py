@@ -20,17 +20,17 @@ from pathlib import Path
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
-from .delivery import OutboxDispatcher
-from .errors import SignatureError
-from .metrics import WorkerMetrics
-from .notifications import finalize_message
-from .settings import Settings
-from .signing import verify
-from .store import Store
-from .store.base import utc_now
-from .sweep import folder_locator
-from .webhooks import WebhookSender
-from .worker import Worker
+from ..webhooks.dispatcher import OutboxDispatcher
+from ..errors import SignatureError
+from ..worker.metrics import WorkerMetrics
+from ..worker.notifications import finalize_message
+from ..settings import Settings
+from ..webhooks.signature import verify
+from ..store import Store
+from ..store.base import utc_now
+from ..worker.sweep import folder_locator
+from ..webhooks.sender import WebhookSender
+from ..worker.handler import Worker
 
 log = logging.getLogger(__name__)
 
@@ -99,8 +99,8 @@ class LocalUploads:
 
 def storage_router(signer, uploads: LocalUploads):
     """`PUT /storage/{object}`: what a signed upload URL points at in dev mode."""
-    from .errors import UploadRefused
-    from .signer import RefusalReason
+    from ..errors import UploadRefused
+    from ..storage.upload_urls import RefusalReason
 
     router = APIRouter(include_in_schema=False)
     status_for = {RefusalReason.EXPIRED: 400, RefusalReason.WRONG_LENGTH: 400}
@@ -173,8 +173,8 @@ def run_dev(settings: Settings, host: str, port: int, data_dir: Path, out=print)
     """Serve the API, local storage and the demo receiver on one port until Ctrl-C."""
     import uvicorn
 
-    from .api import create_app
-    from .signer import LocalSigner
+    from ..api.app import create_app
+    from ..storage.upload_urls import LocalSigner
 
     data_dir.mkdir(parents=True, exist_ok=True)
     if "PIQUE_DATABASE_URL" not in os.environ:

@@ -9,7 +9,7 @@ returned `LocalStack` holds the ports and the environment the official clients r
     with start_local_stack(tmp_dir) as stack:
         os.environ.update(stack.env)
 
-``python -m pique_engine.localstack`` runs one in the foreground and prints ``export`` lines.
+``python -m pique_engine.dev.stack`` runs one in the foreground and prints ``export`` lines.
 
 The emulators enforce less than Google does: fake-gcs-server checks neither a signed URL's
 signature, expiry nor ``x-goog-content-length-range``.
@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from .errors import LocalStackError
+from ..errors import LocalStackError
 
 __all__ = [
     "LocalStack",
@@ -369,7 +369,7 @@ def start_local_stack(
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run a local stack in the foreground until Ctrl-C or SIGTERM, printing ``export`` lines."""
-    parser = argparse.ArgumentParser(prog="python -m pique_engine.localstack", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m pique_engine.dev.stack", description=main.__doc__)
     parser.add_argument(
         "--workdir", type=Path, help="logs and stored objects (default: a temporary directory, removed on exit)"
     )

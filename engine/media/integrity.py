@@ -11,8 +11,8 @@ import io
 import struct
 from typing import IO
 
-from . import mp4
-from .errors import ProbeError
+from . import rotation as mp4
+from ..errors import ProbeError
 from .sniff import Format
 
 _PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"

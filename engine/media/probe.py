@@ -19,10 +19,11 @@ from fractions import Fraction
 from pathlib import Path
 from typing import IO
 
-from . import integrity, mp4
-from .codecconfig import pixel_format
-from .errors import MediaLimitError, ProbeError
-from .media import AudioStream, ImageInfo, MediaInfo, VideoStream
+from . import integrity
+from . import rotation as mp4
+from .pixel_format import pixel_format
+from ..errors import MediaLimitError, ProbeError
+from .info import AudioStream, ImageInfo, MediaInfo, VideoStream
 from .sniff import HEAD_BYTES, Format, sniff
 
 log = logging.getLogger(__name__)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from .errors import ProbeError
+from ..errors import ProbeError
 
 Reader = Literal["pillow", "soundfile", "pyav"]
 

@@ -25,7 +25,7 @@ from google.cloud import storage
 from google.cloud.storage.exceptions import DataCorruption, InvalidResponse
 from google.cloud.storage.retry import DEFAULT_RETRY
 
-from .errors import ObjectGone, StorageError
+from ..errors import ObjectGone, StorageError
 
 __all__ = [
     "DEFAULT_BLOCK_SIZE",

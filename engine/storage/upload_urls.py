@@ -30,7 +30,7 @@ from enum import StrEnum
 from typing import Any, Protocol
 from urllib.parse import quote
 
-from .errors import SigningError, UploadRefused
+from ..errors import SigningError, UploadRefused
 
 __all__ = [
     "MAX_FILENAME_BYTES",

@@ -11,9 +11,9 @@ import threading
 from datetime import datetime, timedelta
 
 from .retry import RetryPolicy
-from .store.base import utc_now
-from .store.records import Delivery, DeliveryStatus
-from .webhooks import WebhookSender
+from ..store.base import utc_now
+from ..store.records import Delivery, DeliveryStatus
+from .sender import WebhookSender
 
 log = logging.getLogger(__name__)
 

@@ -30,7 +30,7 @@ from typing import Any
 
 import httpx
 
-from .errors import WebhookError, WebhookTargetRefused
+from ..errors import WebhookError, WebhookTargetRefused
 
 __all__ = [
     "ResolvedTarget",

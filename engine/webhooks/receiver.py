@@ -6,8 +6,8 @@ import json
 from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from .errors import SignatureError
-from .signing import verify
+from ..errors import SignatureError
+from .signature import verify
 
 SIGNATURE_HEADER = "X-Pique-Signature"
 

@@ -31,12 +31,12 @@ from typing import TYPE_CHECKING
 import httpx
 
 from . import netguard
-from .errors import WebhookError, WebhookTargetRefused
+from ..errors import WebhookError, WebhookTargetRefused
 from .retry import parse_retry_after
-from .signing import sign
+from .signature import sign
 
 if TYPE_CHECKING:
-    from .settings import Settings
+    from ..settings import Settings
 
 __all__ = ["EVENT_ID_HEADER", "SIGNATURE_HEADER", "DeliveryResult", "WebhookSender", "user_agent"]
 

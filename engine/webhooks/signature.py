@@ -11,7 +11,7 @@ the old or the new secret accept it.
 
 Receivers: verify the raw request bytes, before any JSON parsing::
 
-    from pique_engine.signing import verify
+    from pique_engine.webhooks.signature import verify
     from pique_engine.errors import SignatureError
 
     try:
@@ -28,7 +28,7 @@ import hmac
 import time
 from collections.abc import Sequence
 
-from .errors import SignatureError
+from ..errors import SignatureError
 
 __all__ = ["ALGORITHM", "DEFAULT_TOLERANCE_SEC", "sign", "verify"]
 

@@ -12,11 +12,11 @@ from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import JudgeError, StorageError
-from .evaluation import Evaluation, Evaluator, MediaSource
-from .judge import bind_judge, parse_judge
-from .payloads import FailedPayload
-from .probe import ProbeLimits
+from ..errors import JudgeError, StorageError
+from ..evaluation import Evaluation, Evaluator, MediaSource
+from ..judge import bind_judge, parse_judge
+from ..payloads import FailedPayload
+from ..media.probe import ProbeLimits
 
 log = logging.getLogger(__name__)
 
@@ -53,14 +53,14 @@ class UploadOutcome:
 @lru_cache(maxsize=4)
 def cached_plugins(selection: tuple[str, ...] | None):
     """The plugins for a selection, loaded once per process (and once in the forkserver)."""
-    from .plugins import load_plugins
+    from ..plugins import load_plugins
 
     return load_plugins(None if selection is None else list(selection))
 
 
 def evaluate_upload(request: UploadRequest, *, progress) -> UploadOutcome:
     """Evaluate one upload; meant for `sandbox.run_isolated`."""
-    from .gcs import GcsObjectReader, ObjectGone, download_to_tempfile, storage_client
+    from ..storage.gcs import GcsObjectReader, ObjectGone, download_to_tempfile, storage_client
 
     if request.size is not None and request.size != request.declared_size:
         error = (

@@ -14,7 +14,7 @@ One message's journey (`Worker.handle`):
    the attempt that reaches the limit fails the job with an ``evaluation.failed`` webhook.
 
 Webhooks are sent by an `OutboxDispatcher` thread from the outbox, so a restart loses nothing.
-A `Sweeper` thread settles jobs whose notification never came (see `pique_engine.sweep`).
+A `Sweeper` thread settles jobs whose notification never came (see `pique_engine.worker.sweep`).
 """
 
 from __future__ import annotations
@@ -29,19 +29,19 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from .delivery import OutboxDispatcher
-from .errors import DetectorError, JudgeError, PiqueError, StoreError
+from ..webhooks.dispatcher import OutboxDispatcher
+from ..errors import DetectorError, JudgeError, PiqueError, StoreError
 from .metrics import HealthServer, WorkerMetrics
 from .notifications import NotificationError, parse_notification
-from .payloads import FailedPayload
-from .probe import ProbeLimits
-from .retry import RetryPolicy
+from ..payloads import FailedPayload
+from ..media.probe import ProbeLimits
+from ..webhooks.retry import RetryPolicy
 from .sandbox import Limits, run_isolated, warm_up
-from .settings import Settings
-from .store import Store, is_transient
-from .store.jobs import ClaimOutcome
+from ..settings import Settings
+from ..store import Store, is_transient
+from ..store.jobs import ClaimOutcome
 from .sweep import Sweeper, folder_locator, gcs_locator
-from .uploads import UploadRequest, evaluate_upload
+from .child import UploadRequest, evaluate_upload
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .errors import NotificationError
+from ..errors import NotificationError
 
 __all__ = [
     "OBJECT_ARCHIVE",

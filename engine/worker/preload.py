@@ -2,8 +2,8 @@
 starts with them instead of importing each plugin (and its dependencies) per evaluation."""
 
 try:
-    from .settings import Settings
-    from .uploads import cached_plugins
+    from ..settings import Settings
+    from .child import cached_plugins
 
     _selection = Settings().plugin_selection()
     cached_plugins(None if _selection is None else tuple(_selection))

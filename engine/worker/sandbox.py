@@ -18,15 +18,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from .errors import DetectorError
-from .logs import configure_child, for_child
+from ..errors import DetectorError
+from ..logs import configure_child, for_child
 
 T = TypeVar("T")
 
 # Imported once by the forkserver so that each child starts with them: without the storage
 # client and the built-in detectors, every evaluation paid ~0.5-1.5 s of imports.
 _PRELOAD = [
-    "pique_engine.evaluation", "pique_engine.plugins", "pique_engine.uploads", "pique_engine.gcs",
+    "pique_engine.evaluation", "pique_engine.plugins", "pique_engine.worker.child", "pique_engine.storage.gcs",
     "av", "PIL.Image", "soundfile", "numpy",
 ]
 _context: multiprocessing.context.BaseContext | None = None
@@ -49,11 +49,11 @@ class Limits:
 def _ctx() -> multiprocessing.context.BaseContext:
     global _context
     if _context is None:
-        from .plugins import DEFAULT_PLUGINS
+        from ..plugins import DEFAULT_PLUGINS
 
         ctx = multiprocessing.get_context("forkserver")
         # "__main__": the console script is imported once here, not again in every child.
-        ctx.set_forkserver_preload(["__main__", *_PRELOAD, *DEFAULT_PLUGINS, "pique_engine.preload"])
+        ctx.set_forkserver_preload(["__main__", *_PRELOAD, *DEFAULT_PLUGINS, "pique_engine.worker.preload"])
         _context = ctx
     return _context
 

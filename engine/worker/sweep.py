@@ -29,12 +29,12 @@ from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import StorageError
+from ..errors import StorageError
 from .notifications import finalize_message
-from .store import Job, JobStatus
+from ..store import Job, JobStatus
 
 if TYPE_CHECKING:
-    from .worker import Worker
+    from .handler import Worker
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ Locate = Callable[[str], tuple[int, int] | None]
 
 def gcs_locator(bucket_name: str, project: str | None) -> Locate:
     """Look objects up in a GCS bucket (through ``STORAGE_EMULATOR_HOST`` when set)."""
-    from .gcs import find_object, storage_client
+    from ..storage.gcs import find_object, storage_client
 
     @functools.cache
     def bucket():  # made on first use: most sweeps have nothing to look up
@@ -141,7 +141,7 @@ class Sweeper:
         if self.worker.stopping.is_set():  # the look-up may have taken a while
             return "skipped"
         log.warning(why, extra=extra)
-        from .worker import ACK
+        from .handler import ACK
 
         verdict = self.worker.handle(*finalize_message(bucket, name, generation, size), swept=True)
         return "handled" if verdict == ACK else "retry_later"

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy import signal
 
 from pique_engine import Checks, Detector, DetectorError, DetectorResult, Media, hookimpl
-from pique_engine.decode import audio_blocks
+from pique_engine.media.decode import audio_blocks
 
 try:
     __version__ = metadata.version("pique-loudness")

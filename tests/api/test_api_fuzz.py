@@ -13,12 +13,12 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import positive_data_acceptance
 
-from pique_engine.api import create_app
+from pique_engine.api.app import create_app
 from pique_engine.settings import Settings
-from pique_engine.signer import LocalSigner
+from pique_engine.storage.upload_urls import LocalSigner
 from pique_engine.store import Store
 
-from .databases import database_url, pg_url  # noqa: F401 - fixtures
+from ..databases import database_url, pg_url  # noqa: F401 - fixtures
 
 # The contract's example names this judge, and schemathesis sends the schema's examples first,
 # so the happy path (200) is exercised alongside the 400s, 401s and 404s.

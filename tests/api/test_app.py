@@ -12,10 +12,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 from fastapi import APIRouter
 
-from pique_engine.api import MAX_FILE_SIZE_BYTES, ApiError, create_app
+from pique_engine.api.app import MAX_FILE_SIZE_BYTES, ApiError, create_app
 from pique_engine.errors import StoreError
 from pique_engine.settings import Settings
-from pique_engine.signer import (
+from pique_engine.storage.upload_urls import (
     LocalSigner,
     SignedUpload,
     SigningError,
@@ -24,7 +24,7 @@ from pique_engine.signer import (
 )
 from pique_engine.store import JobStatus, NewOrg, Store
 
-from .databases import database_url, pg_url  # noqa: F401 - fixtures
+from ..databases import database_url, pg_url  # noqa: F401 - fixtures
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # starlette would rather its TestClient used httpx2

@@ -11,7 +11,7 @@ import pytest
 
 from pique_engine.store import Store
 
-from .conftest import FIXTURES
+from ..conftest import FIXTURES
 
 
 @pytest.fixture

@@ -10,11 +10,11 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from pique_engine.bench import CountingFile, bench, default_judge, run_bench
+from pique_engine.cli.bench import CountingFile, bench, default_judge, run_bench
 from pique_engine.plugins import load_plugins
 from pique_engine.settings import Settings
 
-from .conftest import FIXTURES
+from ..conftest import FIXTURES
 
 MEDIA = FIXTURES / "media"
 SAMPLE = ["contract_576x1024_30fps.mp4", "portrait_1080x1350.jpg", "tone_44100_mono.wav"]

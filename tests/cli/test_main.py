@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from .conftest import FIXTURES
+from ..conftest import FIXTURES
 
 MEDIA = FIXTURES / "media"
 JUDGES = FIXTURES / "judges"

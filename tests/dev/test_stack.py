@@ -17,10 +17,10 @@ import pytest
 from google.cloud import pubsub_v1
 
 from pique_engine.errors import LocalStackError
-from pique_engine.localstack import start_local_stack
-from pique_engine.notifications import OBJECT_FINALIZE, parse_notification
+from pique_engine.dev.stack import start_local_stack
+from pique_engine.worker.notifications import OBJECT_FINALIZE, parse_notification
 
-from .stack import (
+from ..stack import (
     BUCKET,
     PROJECT,
     TOPIC,
@@ -184,7 +184,7 @@ def read_exports(process: subprocess.Popen, count: int, timeout: float) -> dict[
 def test_module_entry_prints_exports_and_stops_cleanly_on_sigterm(tmp_path):
     require_stack_tools()
     process = subprocess.Popen(
-        [sys.executable, "-m", "pique_engine.localstack", "--workdir", str(tmp_path), "--project", "pique-cli"],
+        [sys.executable, "-m", "pique_engine.dev.stack", "--workdir", str(tmp_path), "--project", "pique-cli"],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

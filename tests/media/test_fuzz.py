@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from . import hostile_media as hm
-from .fuzz_probe import INTERESTING_32, REGRESSIONS, SEEDS, apply, find_problem, seed_corpus
+from .. import hostile_media as hm
+from ..fuzz_probe import INTERESTING_32, REGRESSIONS, SEEDS, apply, find_problem, seed_corpus
 
 CORPUS = seed_corpus()
 

@@ -15,11 +15,11 @@ import pytest
 
 from pique_engine.detector import Media
 from pique_engine.errors import PiqueError
-from pique_engine.probe import probe
-from pique_engine.sandbox import Limits, run_isolated
+from pique_engine.media.probe import probe
+from pique_engine.worker.sandbox import Limits, run_isolated
 
-from . import hostile_media as hm
-from . import sandbox_targets as t
+from .. import hostile_media as hm
+from .. import sandbox_targets as t
 
 LIMITS = Limits(timeout_sec=10, memory_bytes=1 << 30)
 
@@ -83,7 +83,7 @@ def test_the_corpus_covers_what_the_issue_lists():
 
 def test_an_mp4_whose_data_references_point_elsewhere_is_read_from_itself_only(loopback, tmp_path):
     """MOV data references (`dref` url entries) are never opened, not even when decoding audio."""
-    from pique_engine.decode import audio_blocks
+    from pique_engine.media.decode import audio_blocks
 
     data = hm.mp4_with_external_drefs(f"{loopback.url}/samples.mp4")
     info = probe(io.BytesIO(data))

@@ -11,8 +11,8 @@ import av
 import numpy as np
 import pytest
 
-from pique_engine.codecconfig import _unescape, pixel_format
-from pique_engine.probe import probe
+from pique_engine.media.pixel_format import _unescape, pixel_format
+from pique_engine.media.probe import probe
 
 CASES = [
     ("libx264", "yuv420p", {"preset": "ultrafast"}),  # Constrained Baseline: no SPS to read

@@ -10,9 +10,9 @@ import pytest
 from PIL import Image
 
 from pique_engine.errors import MediaLimitError, ProbeError
-from pique_engine.probe import ProbeLimits, probe
+from pique_engine.media.probe import ProbeLimits, probe
 
-from .conftest import FIXTURES
+from ..conftest import FIXTURES
 
 MEDIA = FIXTURES / "media"
 

@@ -1,6 +1,6 @@
 import pytest
 
-from pique_engine.ratio import aspect_ratio_label, parse_ratio, ratio_matches
+from pique_engine.media.ratio import aspect_ratio_label, parse_ratio, ratio_matches
 
 
 @pytest.mark.parametrize(

@@ -15,10 +15,10 @@ from google.cloud import storage
 
 from pique_engine.errors import StorageError
 from pique_engine.errors import ObjectGone
-from pique_engine.gcs import DEFAULT_BLOCK_SIZE, GcsObjectReader, download_to_tempfile, storage_client
+from pique_engine.storage.gcs import DEFAULT_BLOCK_SIZE, GcsObjectReader, download_to_tempfile, storage_client
 
-from .conftest import FIXTURES
-from .stack import local_stack, stack_env, unique_name, upload_signed  # noqa: F401
+from ..conftest import FIXTURES
+from ..stack import local_stack, stack_env, unique_name, upload_signed  # noqa: F401
 
 SIZE = 5_000_000
 DATA = random.Random(1234).randbytes(SIZE)
@@ -137,7 +137,7 @@ def test_opening_a_generation_that_does_not_exist_raises_object_gone(bucket, upl
 
 @pytest.mark.integration
 def test_probe_reads_a_small_fraction_of_a_faststart_mp4(bucket):
-    from pique_engine.probe import probe
+    from pique_engine.media.probe import probe
 
     path = FIXTURES / "media" / "contract_576x1024_30fps.mp4"
     blob = bucket.blob(unique_name(path.name))

@@ -14,7 +14,7 @@ from google.cloud import storage
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from pique_engine.signer import (
+from pique_engine.storage.upload_urls import (
     GcsSigner,
     LocalSigner,
     RefusalReason,
@@ -25,7 +25,7 @@ from pique_engine.signer import (
     safe_object_filename,
 )
 
-from .stack import BUCKET, local_stack, signing_credentials, stack_env, unique_name  # noqa: F401
+from ..stack import BUCKET, local_stack, signing_credentials, stack_env, unique_name  # noqa: F401
 
 DATA = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 40
 

@@ -18,7 +18,7 @@ from pique_engine.errors import JobStateError, JudgeNotFound, StoreError
 from pique_engine.store import ClaimOutcome, DeliveryStatus, JobStatus, NewOrg, Store
 from pique_engine.store.models import DeliveryRow
 
-from .databases import PG_URL, database_url, pg_url, postgres_problem  # noqa: F401 - fixtures
+from ..databases import PG_URL, database_url, pg_url, postgres_problem  # noqa: F401 - fixtures
 
 T0 = datetime(2026, 1, 15, 11, 15, tzinfo=UTC)
 JUDGE = {

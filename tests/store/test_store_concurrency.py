@@ -20,7 +20,7 @@ import pytest
 from pique_engine.errors import JobStateError
 from pique_engine.store import ClaimOutcome, DeliveryStatus, JobStatus, NewOrg, Store
 
-from .databases import database_url, pg_url  # noqa: F401 - fixtures
+from ..databases import database_url, pg_url  # noqa: F401 - fixtures
 from .test_store import T0, claim, new_job, org  # noqa: F401 - fixtures
 
 WORKERS = 20

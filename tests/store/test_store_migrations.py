@@ -20,7 +20,7 @@ from pique_engine.store.db import make_engine, writer
 from pique_engine.store.migrate import MIGRATIONS_DIR, alembic_config
 from pique_engine.store.models import Base
 
-from .databases import database_url, pg_url  # noqa: F401 - fixtures
+from ..databases import database_url, pg_url  # noqa: F401 - fixtures
 
 PRAGMAS = ("journal_mode", "busy_timeout", "foreign_keys")
 TABLES = {

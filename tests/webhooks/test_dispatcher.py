@@ -7,13 +7,13 @@ from datetime import timedelta
 import httpx
 import pytest
 
-from pique_engine.delivery import OutboxDispatcher
-from pique_engine.retry import RetryPolicy
-from pique_engine.signing import verify
+from pique_engine.webhooks.dispatcher import OutboxDispatcher
+from pique_engine.webhooks.retry import RetryPolicy
+from pique_engine.webhooks.signature import verify
 from pique_engine.store import DeliveryStatus, Store
 from pique_engine.store.base import utc_now
 
-from .test_webhooks import mock_sender
+from .test_sender import mock_sender
 
 JUDGE = {"judge_id": "j", "criteria": [{"criterion_id": "c", "detector": "video_specs"}]}
 

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from pique_engine.errors import WebhookError, WebhookTargetRefused
-from pique_engine.netguard import (
+from pique_engine.webhooks.netguard import (
     refusal_is_permanent,
     refusal_reason,
     resolve_public,

@@ -3,8 +3,8 @@ import time
 
 import httpx
 
-from pique_engine.listener import make_listener
-from pique_engine.signing import sign
+from pique_engine.webhooks.receiver import make_listener
+from pique_engine.webhooks.signature import sign
 
 
 def test_listener_verifies_and_prints_each_webhook_and_rejects_forgeries():

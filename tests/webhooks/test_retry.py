@@ -5,7 +5,7 @@ from email.utils import formatdate
 
 import pytest
 
-from pique_engine.retry import DEFAULT_DELAYS, RetryPolicy, parse_retry_after
+from pique_engine.webhooks.retry import DEFAULT_DELAYS, RetryPolicy, parse_retry_after
 
 NO_JITTER = 0.5  # random() == 0.5 puts the jitter factor at exactly 1.0
 

@@ -17,8 +17,8 @@ import httpx
 import pytest
 
 from pique_engine.settings import Settings
-from pique_engine.signing import verify
-from pique_engine.webhooks import DeliveryResult, WebhookSender
+from pique_engine.webhooks.signature import verify
+from pique_engine.webhooks.sender import DeliveryResult, WebhookSender
 
 BODY = json.dumps(
     {"job_id": "job_AbC123", "status": "completed", "overall_score": 0.85}, separators=(",", ":")
@@ -279,7 +279,7 @@ def test_send_refuses_missing_secrets_as_a_caller_error() -> None:
 
 # ---------------------------------------------------------------- real receivers on loopback
 
-from .receiver import Receiver  # noqa: E402  (shared with the worker tests)
+from ..receiver import Receiver  # noqa: E402  (shared with the worker tests)
 
 
 @pytest.fixture

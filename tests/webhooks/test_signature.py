@@ -6,7 +6,7 @@ import hmac
 import pytest
 
 from pique_engine.errors import SignatureError
-from pique_engine.signing import sign, verify
+from pique_engine.webhooks.signature import sign, verify
 
 BODY = b'{"job_id":"job_AbC123","status":"completed","overall_score":0.85}'
 T = 1_732_654_321

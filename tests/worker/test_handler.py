@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import pytest
 
-from pique_engine import worker as worker_module
-from pique_engine.delivery import OutboxDispatcher
+from pique_engine.worker import handler as worker_module
+from pique_engine.webhooks.dispatcher import OutboxDispatcher
 from pique_engine.errors import StoreError
-from pique_engine.notifications import finalize_message
-from pique_engine.retry import RetryPolicy
+from pique_engine.worker.notifications import finalize_message
+from pique_engine.webhooks.retry import RetryPolicy
 from pique_engine.settings import Settings
 from pique_engine.store import JobStatus, Store
-from pique_engine.webhooks import WebhookSender
-from pique_engine.worker import ACK, NACK, Worker
+from pique_engine.webhooks.sender import WebhookSender
+from pique_engine.worker.handler import ACK, NACK, Worker
 
-from .worker_harness import REELS
+from ..worker_harness import REELS
 
 BUCKET = "uploads"
 

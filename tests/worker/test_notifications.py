@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pique_engine.notifications import (
+from pique_engine.worker.notifications import (
     OBJECT_DELETE,
     OBJECT_FINALIZE,
     DedupeKey,

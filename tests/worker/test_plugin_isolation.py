@@ -14,11 +14,11 @@ import time
 import pytest
 
 from pique_engine.errors import DetectorError
-from pique_engine.sandbox import Limits, run_isolated, warm_up
+from pique_engine.worker.sandbox import Limits, run_isolated, warm_up
 
-from . import misbehaving_plugin as mp
-from . import sandbox_targets as t
-from .conftest import FIXTURES
+from .. import misbehaving_plugin as mp
+from .. import sandbox_targets as t
+from ..conftest import FIXTURES
 
 VIDEO = str(FIXTURES / "media" / "phone_rotated_90.mp4")
 LIMITS = Limits(timeout_sec=2, memory_bytes=512 << 20)

@@ -5,9 +5,9 @@ import os
 import pytest
 
 from pique_engine.errors import DetectorError
-from pique_engine.sandbox import Limits, run_isolated
+from pique_engine.worker.sandbox import Limits, run_isolated
 
-from . import sandbox_targets as t
+from .. import sandbox_targets as t
 
 
 def test_result_comes_back_from_the_child():
@@ -39,11 +39,11 @@ def test_a_hanging_child_does_not_outlive_a_parent_killed_with_sigkill(tmp_path)
     import sys
     import time
 
-    from .conftest import ROOT
+    from ..conftest import ROOT
 
     pid_file = tmp_path / "child.pid"
     script = (
-        "from pique_engine.sandbox import Limits, run_isolated\n"
+        "from pique_engine.worker.sandbox import Limits, run_isolated\n"
         "from tests import sandbox_targets as t\n"
         "if __name__ == '__main__':\n"
         f"    run_isolated(t.writes_pid_then_hangs, {str(pid_file)!r}, limits=Limits(timeout_sec=120))\n"

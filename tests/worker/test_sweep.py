@@ -11,16 +11,16 @@ from datetime import timedelta
 
 import pytest
 
-from pique_engine.delivery import OutboxDispatcher
-from pique_engine.devserver import LOCAL_BUCKET, LocalUploads
+from pique_engine.webhooks.dispatcher import OutboxDispatcher
+from pique_engine.dev.server import LOCAL_BUCKET, LocalUploads
 from pique_engine.settings import Settings
 from pique_engine.store import JobStatus, Store
-from pique_engine.sweep import folder_locator
-from pique_engine.webhooks import WebhookSender
-from pique_engine.worker import ACK, NACK, Worker
+from pique_engine.worker.sweep import folder_locator
+from pique_engine.webhooks.sender import WebhookSender
+from pique_engine.worker.handler import ACK, NACK, Worker
 
-from .conftest import FIXTURES
-from .worker_harness import REELS
+from ..conftest import FIXTURES
+from ..worker_harness import REELS
 
 BUCKET = LOCAL_BUCKET  # the dev server's
 CLIP = FIXTURES / "media" / "phone_rotated_90.mp4"

@@ -16,15 +16,15 @@ import httpx
 import pytest
 from google.cloud import pubsub_v1
 
-from pique_engine.gcs import find_object, storage_client
-from pique_engine.signing import verify
+from pique_engine.storage.gcs import find_object, storage_client
+from pique_engine.webhooks.signature import verify
 from pique_engine.store import DeliveryStatus, JobStatus, Store
 
-from .conftest import FIXTURES
-from .databases import database_url, pg_url  # noqa: F401 - fixtures
-from .receiver import Receiver
-from .stack import local_stack, stack_env, upload_signed  # noqa: F401 - fixtures
-from .worker_harness import REELS, World, fresh_subscription, wait_until, worker_env
+from ..conftest import FIXTURES
+from ..databases import database_url, pg_url  # noqa: F401 - fixtures
+from ..receiver import Receiver
+from ..stack import local_stack, stack_env, upload_signed  # noqa: F401 - fixtures
+from ..worker_harness import REELS, World, fresh_subscription, wait_until, worker_env
 
 pytestmark = pytest.mark.integration
 

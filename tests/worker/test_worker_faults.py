@@ -18,17 +18,17 @@ from pathlib import Path
 import pytest
 from google.cloud import pubsub_v1
 
-from pique_engine.localstack import start_local_stack
-from pique_engine.signing import verify
+from pique_engine.dev.stack import start_local_stack
+from pique_engine.webhooks.signature import verify
 from pique_engine.store import DeliveryStatus, JobStatus, Store
 
-from . import hostile_media as hm
-from . import misbehaving_plugin as mp
-from .conftest import FIXTURES, ROOT
-from .private_services import PrivatePostgres, kill, pause, resume, revive
-from .receiver import Receiver
-from .stack import local_stack, require_stack_tools, stack_env, upload_signed  # noqa: F401 - fixtures
-from .worker_harness import REELS, World, fresh_subscription, wait_until, worker_env
+from .. import hostile_media as hm
+from .. import misbehaving_plugin as mp
+from ..conftest import FIXTURES, ROOT
+from ..private_services import PrivatePostgres, kill, pause, resume, revive
+from ..receiver import Receiver
+from ..stack import local_stack, require_stack_tools, stack_env, upload_signed  # noqa: F401 - fixtures
+from ..worker_harness import REELS, World, fresh_subscription, wait_until, worker_env
 
 pytestmark = pytest.mark.integration
 
@@ -280,7 +280,7 @@ def test_a_pubsub_outage_mid_batch_loses_nothing(private_stack, tmp_path):
 def test_after_a_pubsub_emulator_restart_the_worker_reconnects_and_evaluates_new_uploads(private_stack, tmp_path):
     """The emulator keeps nothing across a restart (real Pub/Sub does): topics, subscriptions and
     unacknowledged messages are gone and are recreated here, as an operator would."""
-    from pique_engine.localstack import _create_pubsub_resources
+    from pique_engine.dev.stack import _create_pubsub_resources
 
     subscription = fresh_subscription(private_stack)
     w = open_world(private_stack, f"sqlite:///{tmp_path / 'pique.db'}", tmp_path, subscription=subscription)
