@@ -190,7 +190,7 @@ def test_module_entry_prints_exports_and_stops_cleanly_on_sigterm(tmp_path):
         text=True,
     )
     try:
-        exports = read_exports(process, 5, timeout=60)
+        exports = read_exports(process, 6, timeout=60)
         assert exports["GOOGLE_CLOUD_PROJECT"] == "pique-cli"
         assert exports["PIQUE_SUBSCRIPTION"] == "projects/pique-cli/subscriptions/uploads-worker"
         assert answers(f"http://{exports['PUBSUB_EMULATOR_HOST']}/")
