@@ -215,11 +215,7 @@ def start_local_stack(
     fake-gcs-server's names (finalize, delete, metadataUpdate). Pub/Sub names need at least 3
     characters. Raises `LocalStackError` when a server is missing or does not come up.
     """
-    for name in (topic, subscription):
-        if len(name) < 3:
-            raise LocalStackError(
-                f"Pub/Sub name {name!r} is too short: topic and subscription names need at least 3 characters"
-            )
+    _check_names(topic, subscription)
     emulator, gcs_binary = _binaries(pubsub_emulator, fake_gcs_server)
     ports = _ports(pubsub_port, gcs_port)
     workdir = Path(workdir).resolve()
@@ -254,6 +250,14 @@ def start_local_stack(
         stack.stop()
         raise
     return stack
+
+
+def _check_names(*names: str) -> None:
+    for name in names:
+        if len(name) < 3:
+            raise LocalStackError(
+                f"Pub/Sub name {name!r} is too short: topic and subscription names need at least 3 characters"
+            )
 
 
 def _binaries(pubsub_emulator: str | Path | None, fake_gcs_server: str | Path | None) -> tuple[Path, Path]:

@@ -1,4 +1,5 @@
-"""The local stack runs both emulators behind the verifying front, wires uploads to notifications, writes its throwaway key, and leaves nothing behind."""
+"""The local stack runs both emulators behind the verifying front, wires uploads to
+notifications, writes its throwaway key, and leaves nothing behind."""
 
 from __future__ import annotations
 
