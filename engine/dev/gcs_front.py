@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
-import logging
 import threading
 from collections.abc import Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -43,7 +42,6 @@ from .v4_signature import SignedRequest, is_signed, load_public_keys, verify_v4
 
 __all__ = ["GcsFront", "main"]
 
-log = logging.getLogger(__name__)
 
 UPSTREAM_TIMEOUT_SEC = 60.0
 _COPY_BLOCK = 256 * 1024
