@@ -80,6 +80,13 @@ class GcsFront(ThreadingHTTPServer):
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: GcsFront
+    _continue_pending = False
+
+    def handle_expect_100(self) -> bool:
+        # GCS refuses a bad upload before its body is sent (curl -T asks first for files over
+        # 1 MB): answer 100 Continue only when the body is about to be read.
+        self._continue_pending = True
+        return True
 
     def do_GET(self) -> None:
         self._handle()
@@ -104,8 +111,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _is_xml_write(self, path: str) -> bool:
         root = path.lstrip("/").partition("/")[0]
-        return self.command in ("PUT", "POST", "DELETE") and root not in _JSON_API_ROOTS and "authorization" not in {
-            k.lower() for k in self.headers.keys()}  # fmt: skip
+        anonymous = self.headers.get("Authorization") is None
+        return anonymous and self.command in ("PUT", "POST", "DELETE") and root not in _JSON_API_ROOTS
 
     def _signed(self, path: str, query: Sequence[tuple[str, str]]) -> None:
         verify_v4(SignedRequest(self.command, path, query, list(self.headers.items())), self.server.keys)
@@ -113,6 +120,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._forward(self._read_body())
             return
         declared = self.headers.get("Content-Length")
+        if declared is not None and not declared.strip().isdigit():
+            raise invalid_argument(f"Content-Length {declared!r} is not a number of bytes")
         body = None if declared is not None else self._read_body()
         length = int(declared) if declared is not None else len(body or b"")
         if (allowed := self.headers.get("x-goog-content-length-range")) is not None:
@@ -151,6 +160,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self) -> bytes:
         self._body_read = True
+        if self._continue_pending:
+            self._continue_pending = False
+            self.send_response_only(100)
+            self.end_headers()
         if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
             return self._read_chunked()
         return self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -216,8 +229,12 @@ class _Handler(BaseHTTPRequestHandler):
         """Read what is left of the request body, or close the connection after answering."""
         if self._relaying or self._body_read:
             return
+        if self._continue_pending:  # the client waits for our word before sending the body
+            self._continue_pending = False
+            self.close_connection = True
+            return
         length = self.headers.get("Content-Length")
-        if length is not None and int(length) <= _MAX_DRAIN_BYTES:
+        if length is not None and length.strip().isdigit() and int(length) <= _MAX_DRAIN_BYTES:
             remaining = int(length)
             while remaining > 0 and (block := self.rfile.read(min(remaining, _COPY_BLOCK))):
                 remaining -= len(block)
