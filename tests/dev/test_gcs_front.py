@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import os
 import re
+import socket
 import stat
 import time
 from urllib.parse import parse_qsl, urlencode, urlsplit
@@ -149,3 +150,18 @@ def test_the_stack_env_names_a_0600_service_account_key_the_official_library_loa
     assert stat.S_IMODE(os.stat(key_file).st_mode) == 0o600
     credentials = service_account.Credentials.from_service_account_file(key_file)
     assert credentials.service_account_email.endswith(f"@{stack_env.project}.iam.gserviceaccount.com")
+
+
+def test_a_refused_upload_is_answered_before_the_client_sends_its_body(local_stack):
+    """curl -T asks `Expect: 100-continue` first; GCS refuses then, without taking the body."""
+    url, headers = signed_put(local_stack, unique_name(), "video/mp4", 100, min_bytes=100)
+    parts = urlsplit(url)
+    head = [f"PUT {parts.path}?{parts.query} HTTP/1.1", f"Host: {parts.netloc}", "Content-Length: 5000",
+            "Expect: 100-continue", *(f"{k}: {v}" for k, v in headers.items())]  # fmt: skip
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as conn:
+        conn.sendall(("\r\n".join(head) + "\r\n\r\n").encode())  # headers only, no body
+        answer = b""
+        while b"</Error>" not in answer and (chunk := conn.recv(65536)):
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 400 ")
+    assert b"<Code>EntityTooLarge</Code>" in answer
