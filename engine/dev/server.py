@@ -121,6 +121,7 @@ def storage_router(signer, uploads: LocalUploads):
                 request.query_params.get("expires", ""),
                 request.query_params.get("signature", ""),
                 length_range=request.headers.get("x-goog-content-length-range"),
+                generation_match=request.headers.get("x-goog-if-generation-match"),
             )
             target = uploads.path(object_name)
         except UploadRefused as exc:
