@@ -205,30 +205,35 @@ class OutboxDispatcher:
 
     def _attempt(self, d: Delivery) -> None:
         started = self.clock()
-        extra: dict[str, Any] = {"job_id": d.job_id, "event_id": d.event_id, "org_id": d.org_id, "attempt": d.attempts + 1}
+        extra: dict[str, Any] = {"job_id": d.job_id, "event_id": d.event_id, "org_id": d.org_id,
+                                 "attempt": d.attempts + 1}  # fmt: skip
         org = self.store.get_org(d.org_id)
         if org is None:
             self.store.record_delivery_attempt(d.id, error="organisation no longer exists", final_status=DeliveryStatus.FAILED)
             return
-        result = self.sender.send(d.url, d.body, org.signing_secrets(started), event_id=d.event_id, allow_private=self.allow_private)
+        secrets = org.signing_secrets(started)
+        result = self.sender.send(d.url, d.body, secrets, event_id=d.event_id, allow_private=self.allow_private)
         ended = self.clock()  # the retry delay counts from here: an attempt can last the whole timeout
-        outcome, decision = self._decide(d, result, ended)
-        if "next_attempt_at" in decision:
-            extra["retry_in_sec"] = round((decision["next_attempt_at"] - ended).total_seconds(), 1)
+        outcome, final, retry_at = self._decide(d, result, ended)
+        if retry_at is not None:
+            extra["retry_in_sec"] = round((retry_at - ended).total_seconds(), 1)
         self.store.record_delivery_attempt(
-            d.id, status_code=result.status_code, error=result.error, duration_ms=int(result.duration_ms), now=ended, **decision
-        )
+            d.id, status_code=result.status_code, error=result.error, duration_ms=int(result.duration_ms),
+            final_status=final, next_attempt_at=retry_at, now=ended,
+        )  # fmt: skip
         if self.metrics:
             self.metrics.webhook_attempts.labels(outcome).inc()
         log.info("webhook %s: %s", outcome, result.error or result.status_code, extra=extra)
 
-    def _decide(self, d: Delivery, result: DeliveryResult, ended: datetime) -> tuple[str, dict[str, Any]]:
-        """The outcome's name and what to record: a final status, or when to try next."""
+    def _decide(
+        self, d: Delivery, result: DeliveryResult, ended: datetime
+    ) -> tuple[str, DeliveryStatus | None, datetime | None]:
+        """The outcome's name, and either the final status or when to try next."""
         if result.ok:
-            return "delivered", {"final_status": DeliveryStatus.DELIVERED}
+            return "delivered", DeliveryStatus.DELIVERED, None
         if result.stop:
-            return "stopped", {"final_status": DeliveryStatus.STOPPED}
+            return "stopped", DeliveryStatus.STOPPED, None
         delay = self.policy.next_delay(d.attempts + 1, result.retry_after)
         if delay is None:
-            return "gave_up", {"final_status": DeliveryStatus.FAILED}
-        return "retry", {"next_attempt_at": ended + timedelta(seconds=delay)}
+            return "gave_up", DeliveryStatus.FAILED, None
+        return "retry", None, ended + timedelta(seconds=delay)

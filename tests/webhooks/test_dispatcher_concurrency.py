@@ -228,3 +228,23 @@ def test_after_a_timeout_the_retry_is_scheduled_from_the_attempts_end(store: Sto
     # 5 s from the end (>= +7 s from the start), not from the start (+5 s).
     assert d.next_attempt_at - attempt.at == timedelta(seconds=5)
     assert d.next_attempt_at >= before + timedelta(seconds=7)
+
+
+def test_stopping_starts_nothing_new_and_lets_the_sends_in_flight_finish(store: Store, hanging: HangingReceiver) -> None:
+    org_id = org_with_judge(store, "Hangs", hanging.url())
+    first, second = finished_job(store, org_id), finished_job(store, org_id)
+    dispatcher = dispatcher_for(store, per_org=1)
+    stop = threading.Event()
+    loop = threading.Thread(target=dispatcher.run, args=(stop,), kwargs={"poll_sec": 0.2}, daemon=True)
+    loop.start()
+    hanging.wait_hanging(1)
+    stop.set()
+    dispatcher.wake.set()
+    loop.join(0.5)
+    assert loop.is_alive()  # still waiting for the hanging send: it cannot end before its answer
+    hanging.release.set()
+    loop.join(WAIT_SEC)
+    assert not loop.is_alive()
+    assert len(hanging.event_ids) == 1
+    assert store.delivery_for_job(first).status is DeliveryStatus.DELIVERED
+    assert (store.delivery_for_job(second).status, store.delivery_for_job(second).attempts) == (DeliveryStatus.PENDING, 0)
