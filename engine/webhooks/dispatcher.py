@@ -180,8 +180,20 @@ class OutboxDispatcher:
             if self._in_flight[d.org_id] >= self.per_org or sum(self._in_flight.values()) >= self.max_in_flight:
                 return False
             self._in_flight[d.org_id] += 1
-        self._pool.submit(self._attempt_and_release_slot, d)
+        try:
+            self._pool.submit(self._attempt_and_release_slot, d)
+        except RuntimeError:  # the interpreter is shutting down: give the slot back, leave the claim to lapse
+            self._free_slot(d.org_id)
+            raise
         return True
+
+    def _free_slot(self, org_id: str) -> None:
+        with self._changed:
+            self._in_flight[org_id] -= 1
+            if self._in_flight[org_id] <= 0:
+                del self._in_flight[org_id]
+            self._changed.notify_all()
+        self.wake.set()  # the loop may start the next due delivery in this slot
 
     def _attempt_and_release_slot(self, d: Delivery) -> None:
         try:
@@ -194,12 +206,7 @@ class OutboxDispatcher:
         else:
             self._outage.ended()
         finally:
-            with self._changed:
-                self._in_flight[d.org_id] -= 1
-                if self._in_flight[d.org_id] <= 0:
-                    del self._in_flight[d.org_id]
-                self._changed.notify_all()
-            self.wake.set()
+            self._free_slot(d.org_id)
 
     # -- one attempt -----------------------------------------------------------------------------
 
