@@ -162,3 +162,16 @@ def test_caps_must_be_positive(store):
     sender, _ = mock_sender(lambda r: httpx.Response(200))
     with pytest.raises(ValueError, match="must be >= 1, got 0 overall and 4 per organisation"):
         OutboxDispatcher(store, sender, max_in_flight=0, per_org=4)
+
+
+def test_caps_timeout_and_address_policy_come_from_settings(store, monkeypatch):
+    from pique_engine.settings import Settings
+
+    monkeypatch.setenv("PIQUE_WEBHOOK_CONCURRENCY", "6")
+    monkeypatch.setenv("PIQUE_WEBHOOK_CONCURRENCY_PER_ORG", "2")
+    monkeypatch.setenv("PIQUE_WEBHOOK_TIMEOUT_SEC", "45")
+    monkeypatch.setenv("PIQUE_WEBHOOK_ALLOW_PRIVATE", "true")
+    dispatcher = OutboxDispatcher.from_settings(store, Settings())
+    assert (dispatcher.max_in_flight, dispatcher.per_org, dispatcher.allow_private) == (6, 2, True)
+    assert dispatcher.sender.timeout_sec == 45
+    assert dispatcher.lease == timedelta(seconds=90)  # a claim outlives the longest attempt
