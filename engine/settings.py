@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     # webhooks
     webhook_allow_private: bool = Field(default=False, description="Allow webhook URLs that resolve to loopback/private/link-local addresses.")
     webhook_timeout_sec: float = 10.0
+    webhook_concurrency: int = Field(default=16, ge=1, description="Webhook sends in flight per process, all organisations together.")
+    webhook_concurrency_per_org: int = Field(default=4, ge=1, description="Webhook sends in flight per process for one organisation.")
     webhook_retry_delays: str | None = Field(
         default=None,
         description="Comma list of seconds to wait after each failed attempt; unset uses the default schedule (about a day).",

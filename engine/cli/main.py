@@ -148,7 +148,6 @@ def worker(settings, subscription, bucket, concurrency, metrics_port, max_messag
     from ..webhooks.dispatcher import OutboxDispatcher
     from ..worker.metrics import WorkerMetrics
     from ..store import Store
-    from ..webhooks.sender import WebhookSender
     from ..worker.handler import Worker
 
     overrides = {"subscription": subscription, "bucket": bucket, "concurrency": concurrency, "metrics_port": metrics_port}
@@ -157,10 +156,7 @@ def worker(settings, subscription, bucket, concurrency, metrics_port, max_messag
     try:
         store = Store.open(settings.database_url)
         metrics = WorkerMetrics()
-        dispatcher = OutboxDispatcher(
-            store, WebhookSender.from_settings(settings), policy=settings.retry_policy(),
-            allow_private=settings.webhook_allow_private, metrics=metrics,
-        )
+        dispatcher = OutboxDispatcher.from_settings(store, settings, metrics=metrics)
         Worker(settings, store, dispatcher, metrics=metrics).run(max_messages=max_messages)
     except PiqueError as exc:
         raise click.ClickException(str(exc)) from None
