@@ -145,6 +145,7 @@ def plugins_command(settings, as_json: bool) -> None:
 def worker(settings, subscription, bucket, concurrency, metrics_port, max_messages) -> None:
     """Evaluate uploads announced on Pub/Sub and deliver their signed webhooks."""
     from ..webhooks.dispatcher import OutboxDispatcher
+    from ..webhooks.retry import RetryPolicy
     from ..worker.metrics import WorkerMetrics
     from ..store import Store
     from ..webhooks.sender import WebhookSender
@@ -157,7 +158,7 @@ def worker(settings, subscription, bucket, concurrency, metrics_port, max_messag
         store = Store.open(settings.database_url)
         metrics = WorkerMetrics()
         dispatcher = OutboxDispatcher(
-            store, WebhookSender.from_settings(settings), policy=settings.retry_policy(),
+            store, WebhookSender.from_settings(settings), policy=RetryPolicy.from_settings(settings),
             allow_private=settings.webhook_allow_private, metrics=metrics,
         )
         Worker(settings, store, dispatcher, metrics=metrics).run(max_messages=max_messages)

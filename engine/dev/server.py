@@ -21,6 +21,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 
 from ..webhooks.dispatcher import OutboxDispatcher
+from ..webhooks.retry import RetryPolicy
 from ..errors import SignatureError
 from ..worker.metrics import WorkerMetrics
 from ..worker.notifications import finalize_message
@@ -192,7 +193,7 @@ def run_dev(settings: Settings, host: str, port: int, data_dir: Path, out=print)
     uploads = LocalUploads(data_dir / "objects")
 
     metrics = WorkerMetrics()
-    dispatcher = OutboxDispatcher(store, WebhookSender.from_settings(settings), policy=settings.retry_policy(),
+    dispatcher = OutboxDispatcher(store, WebhookSender.from_settings(settings), policy=RetryPolicy.from_settings(settings),
                                   allow_private=True, metrics=metrics)  # fmt: skip
     worker = Worker(settings, store, dispatcher, metrics=metrics, local_root=str(uploads.root))
     stop = threading.Event()
