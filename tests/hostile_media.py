@@ -118,6 +118,46 @@ def bmp_claiming(width: int, height: int) -> bytes:
     return b"BM" + struct.pack("<IHHI", 0, 0, 0, 54) + struct.pack("<IiiHHIIiiII", 40, width, height, 1, 24, 0, 0, 0, 0, 0, 0)
 
 
+# -- images built of nothing but frame headers ---------------------------------------------
+
+_TIFF_TAGS = ((256, 3, 1), (257, 3, 1), (258, 3, 1), (259, 3, 1), (262, 3, 1), (273, 4, 1), (277, 3, 1), (278, 3, 1), (279, 4, 1))
+TIFF_IFD_BYTES = 2 + 12 * len(_TIFF_TAGS) + 4 + 2  # the directory, then 2 bytes of pixels (1 used)
+
+
+def tiff_chain(n: int, *, last_next: int = 0) -> bytes:
+    """A TIFF of `n` chained 1x1 grey images, each directory followed by its pixel; the last
+    directory's next offset is `last_next` (0 ends the chain)."""
+    out = bytearray(b"II*\x00" + struct.pack("<I", 8))
+    for i in range(n):
+        start = len(out)
+        pixel = start + TIFF_IFD_BYTES - 2
+        values = {256: 1, 257: 1, 258: 8, 259: 1, 262: 1, 273: pixel, 277: 1, 278: 1, 279: 1}
+        out += struct.pack("<H", len(_TIFF_TAGS))
+        for tag, kind, count in _TIFF_TAGS:
+            value = struct.pack("<HH", values[tag], 0) if kind == 3 else struct.pack("<I", values[tag])
+            out += struct.pack("<HHI", tag, kind, count) + value
+        out += struct.pack("<I", start + TIFF_IFD_BYTES if i < n - 1 else last_next) + b"\x80\x00"
+    return bytes(out)
+
+
+def apng_claiming_frames(n: int) -> bytes:
+    """A 1x1 PNG whose animation control chunk claims `n` frames (it holds one)."""
+    ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
+    actl = struct.pack(">II", n, 0)
+    fctl = struct.pack(">IIIIIHHBB", 0, 1, 1, 0, 0, 1, 10, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"acTL", actl) + _png_chunk(b"fcTL", fctl)
+            + _png_chunk(b"IDAT", zlib.compress(b"\x00\x80")) + _png_chunk(b"IEND", b""))  # fmt: skip
+
+
+def webp_animated(frames: int) -> bytes:
+    """An animated WebP whose `frames` ANMF chunks hold only their frame headers."""
+    vp8x = b"VP8X" + struct.pack("<I", 10) + bytes([0x02, 0, 0, 0]) + (0).to_bytes(3, "little") * 2
+    anim = b"ANIM" + struct.pack("<I", 6) + b"\x00" * 6
+    anmf = b"ANMF" + struct.pack("<I", 16) + b"\x00" * 6 + b"\x00" * 6 + b"\x64\x00\x00\x00"
+    body = b"WEBP" + vp8x + anim + anmf * frames
+    return b"RIFF" + struct.pack("<I", len(body)) + body
+
+
 # -- WAV headers that claim terabytes -------------------------------------------------------
 
 
@@ -229,6 +269,13 @@ def mp4_box_attacks() -> dict[str, tuple[bytes, str]]:
     }
 
 
+def mp4_with_timing_tables(samples: int, delta: int) -> bytes:
+    """The contract fixture whose video `stts` claims `samples` samples of `delta` ticks each."""
+    d = fixture("contract_576x1024_30fps.mp4")
+    stts = offset_of(d, b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stts")
+    return patch(patch(d, stts + 16, ">I", samples), stts + 20, ">I", delta)
+
+
 def mkv_claiming_duration(seconds: float) -> bytes:
     d = bytearray(fixture("clip_320x240.webm"))
     i = d.find(b"\x44\x89\x88")  # Segment Info > Duration, an 8-byte float
@@ -279,7 +326,7 @@ def corpus(url: str = "http://127.0.0.1:9") -> list[Hostile]:
 
     rng = np.random.default_rng(20240607)
     for i in range(4):
-        cases.append(H(f"random_bytes_{i}", rng.integers(0, 256, 65536, dtype=np.uint8).tobytes(), "video", "failed", "not a supported media file"))
+        cases.append(H(f"random_bytes_{i}", rng.integers(0, 256, 65536, dtype=np.uint8).tobytes(), "video", "failed", "not recognised media"))
     noise = rng.integers(0, 256, 65536, dtype=np.uint8).tobytes()
     for label, magic, ctype, message in (
         ("mpegts", b"\x47", "video", UNREADABLE),
@@ -328,6 +375,24 @@ def corpus(url: str = "http://127.0.0.1:9") -> list[Hostile]:
     cases.append(H("wav_claiming_4gib", wav_claiming_4gib(), "audio", "criterion", "duration 0.0s (required >= 1s)", "a.wav"))
     cases.append(H("rf64_claiming_2tib", rf64_claiming_terabytes(), "audio", "criterion", "duration 0.0s (required >= 1s)", "a.wav"))
     cases.append(H("webm_claiming_a_trillion_seconds", mkv_claiming_duration(1e12), "video", "failed", "PIQUE_MAX_DURATION_SEC", "clip.webm"))
+
+    # Frame and sample counts an uploader controls: counted in work bounded by the file's size.
+    cases += [
+        H("tiff_20000_chained_ifds", tiff_chain(20_000), "image", "criterion", "frames 20000 (required 1 (no animation))", "scan.tif"),
+        H("tiff_200000_chained_ifds", tiff_chain(200_000), "image", "failed", "more than 100,000 frames", "scan.tif"),
+        H("tiff_ifd_chain_looping_back", tiff_chain(3, last_next=8), "image", "criterion", "frames 3 (required 1", "scan.tif"),
+        H("tiff_ifd_past_the_end", tiff_chain(3, last_next=1 << 30), "image", "failed", "runs past the end of the file", "scan.tif"),
+        H("gif_100001_frames", gif(1, 1, 100_001), "image", "failed", "more than 100,000 frames", "anim.gif"),
+        H("webp_100001_frames", webp_animated(100_001), "image", "failed", "more than 100,000 frames", "anim.webp"),
+        H("apng_claiming_a_billion_frames", apng_claiming_frames(10**9), "image", "failed", "more than 100,000 frames", "anim.png"),
+        H("apng_claiming_more_frames_than_bytes", apng_claiming_frames(1000), "image", "failed", "more than its", "anim.png"),
+        H("mp4_timing_tables_claim_1e9_samples_in_38s", mp4_with_timing_tables(10**9, 1), "video", "failed",
+          "timing tables are inconsistent"),
+        H("mp4_timing_tables_claim_more_frames_than_bytes", mp4_with_timing_tables(10**9, 512), "video", "failed",
+          "timing tables are inconsistent"),
+        H("random_bytes_starting_with_a_brace", b"{" + np.random.default_rng(7).integers(0, 256, 4095, dtype=np.uint8).tobytes(),
+          "video", "failed", "not recognised media"),
+    ]
 
     for label, (data, message) in mp4_box_attacks().items():
         cases.append(H(label, data, "video", "failed", message))

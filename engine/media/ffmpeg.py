@@ -82,7 +82,7 @@ def _probe_pyav_once(f: IO[bytes], fmt: Format, size: int, limits: ProbeLimits, 
         bit_rate = container.bit_rate or None
         if header_only and not _described(video_stream, audio_stream):
             raise _IncompleteHeader
-        video = _video(video_stream, f, fmt, duration, header_only) if video_stream is not None else None
+        video = _video(video_stream, f, fmt, duration, header_only, size) if video_stream is not None else None
         audio = _audio(audio_stream, duration) if audio_stream is not None else None
     kind = "video" if video else "audio"
     container_name = fmt.container if (video or fmt.container != "mp4") else "m4a"
@@ -139,7 +139,7 @@ def _demuxed_duration(container, limits: ProbeLimits) -> float | None:
     return end if end and end > 0 else None
 
 
-def _video(stream, f: IO[bytes], fmt: Format, container_duration: float | None, header_only: bool) -> VideoStream:
+def _video(stream, f: IO[bytes], fmt: Format, container_duration: float | None, header_only: bool, size: int) -> VideoStream:
     ctx = stream.codec_context
     w, h = int(ctx.width or 0), int(ctx.height or 0)
     if w <= 0 or h <= 0:
@@ -152,6 +152,7 @@ def _video(stream, f: IO[bytes], fmt: Format, container_duration: float | None, 
     dw, dh = (h, w) if rotation in (90, 270) else (w, h)
     fps = _fps(stream.average_rate)
     frames = int(stream.frames) if stream.frames else None
+    check_timing(fmt.container, fps, frames, container_duration, size)
     return VideoStream(
         codec=_codec_name(ctx),
         width=dw,
