@@ -12,8 +12,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = {"pique_engine": ROOT / "engine", "pique_engine.detectors": ROOT / "detectors"}
 ADAPTERS = ("worker", "api", "cli", "dev", "webhooks", "storage", "store")

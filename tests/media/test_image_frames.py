@@ -14,7 +14,7 @@ from pique_engine.errors import MediaLimitError, ProbeError
 from pique_engine.media.image_frames import Window, apng_frames, gif_frames, tiff_frames
 from pique_engine.media.probe import ProbeLimits, probe
 
-from .. import hostile_media as hm
+from .. import crafted_media as hm
 
 
 class Counting(io.BytesIO):

@@ -11,7 +11,7 @@ import pytest
 from pique_engine.media.rotation import overrunning_box, video_rotation
 
 from ..conftest import FIXTURES
-from ..hostile_media import box
+from ..crafted_media import box
 
 
 def tkhd(a: float, b: float, c: float, d: float, *, version: int = 0) -> bytes:

@@ -13,7 +13,7 @@ from pique_engine.media.probe import probe
 from pique_engine.media.timing import MAX_FPS, check_timing
 from pique_engine.plugins import load_plugins
 
-from .. import hostile_media as hm
+from .. import crafted_media as hm
 
 
 def test_real_timings_pass():
