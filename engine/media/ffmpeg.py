@@ -11,10 +11,10 @@ from fractions import Fraction
 from typing import IO
 
 from ..errors import ProbeError
-from . import rotation as mp4
 from .info import AudioStream, MediaInfo, VideoStream
 from .limits import ProbeLimits
 from .pixel_format import pixel_format
+from .rotation import video_rotation
 from .sniff import Format
 from .timing import check_timing
 
@@ -147,7 +147,7 @@ def _video(stream, f: IO[bytes], fmt: Format, container_duration: float | None, 
     rotation = 0
     if fmt.demuxer == "mov":
         pos = f.tell()
-        rotation = mp4.video_rotation(f)
+        rotation = video_rotation(f)
         f.seek(pos)
     dw, dh = (h, w) if rotation in (90, 270) else (w, h)
     fps = _fps(stream.average_rate)

@@ -18,11 +18,11 @@ from . import integrity
 from .ffmpeg import probe_pyav
 from .images import probe_image
 from .info import MediaInfo
-from .limits import DEFAULT_MAX_IMAGE_PIXELS, ProbeLimits, check_limits
+from .limits import ProbeLimits, check_limits
 from .sndfile import probe_soundfile
 from .sniff import HEAD_BYTES, sniff
 
-__all__ = ["DEFAULT_MAX_IMAGE_PIXELS", "ProbeLimits", "probe", "probe_file"]
+__all__ = ["ProbeLimits", "probe", "probe_file"]
 
 
 def probe(source: str | os.PathLike[str] | IO[bytes], limits: ProbeLimits | None = None) -> MediaInfo:
