@@ -134,3 +134,16 @@ def test_an_apng_frame_count_must_fit_the_file_and_the_limit():
     with pytest.raises(MediaLimitError, match="more than 100 frames"):
         apng_frames(101, 10**9, 100)
     assert probe(io.BytesIO(hm.apng_claiming_frames(1))).image.frames == 1
+
+
+def test_an_mpo_claiming_a_billion_images_is_read_as_its_base_jpeg():
+    # Pillow parses the MP index (at most a 64 KiB segment) and refuses a count it does not hold.
+    first, second = Image.new("RGB", (8, 8), "red"), Image.new("RGB", (8, 8), "blue")
+    out = io.BytesIO()
+    first.save(out, "MPO", save_all=True, append_images=[second])
+    data = bytearray(out.getvalue())
+    assert probe(io.BytesIO(bytes(data))).image.frames == 2
+    count = data.find(b"\x01\xb0\x04\x00", data.find(b"MPF\x00"))  # tag B001, type LONG, little-endian
+    data[count + 8 : count + 12] = (10**9).to_bytes(4, "little")
+    with pytest.warns(UserWarning, match="malformed MPO"):
+        assert probe(io.BytesIO(bytes(data))).image.frames == 1
