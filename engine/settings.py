@@ -10,6 +10,8 @@ from __future__ import annotations
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .errors import ConfigError
+
 
 class Settings(BaseSettings):
     """Every setting pique-engine reads. Field `x` is the variable ``PIQUE_X``."""
@@ -58,13 +60,16 @@ class Settings(BaseSettings):
         description="Comma list of seconds to wait after each failed attempt; unset uses the default schedule (about a day).",
     )
 
-    def retry_policy(self):
-        """The webhook `RetryPolicy` these settings describe."""
-        from .webhooks.retry import RetryPolicy
-
+    def retry_delays(self) -> tuple[float, ...] | None:
+        """`webhook_retry_delays` as seconds, or None for the webhooks layer's default schedule."""
         if not self.webhook_retry_delays:
-            return RetryPolicy()
-        return RetryPolicy(delays=tuple(float(x) for x in self.webhook_retry_delays.split(",") if x.strip()))
+            return None
+        try:
+            return tuple(float(x) for x in self.webhook_retry_delays.split(",") if x.strip())
+        except ValueError:
+            raise ConfigError(
+                f"PIQUE_WEBHOOK_RETRY_DELAYS={self.webhook_retry_delays!r} must be a comma list of seconds, e.g. '5,300,1800'"
+            ) from None
 
     def plugin_selection(self) -> list[str] | None:
         """`load_plugins` as `load_plugins()` expects it: None for all, a list otherwise."""

@@ -107,7 +107,7 @@ class OutboxDispatcher:
     def from_settings(cls, store: Store, settings: Settings, *, metrics: Any = None) -> OutboxDispatcher:
         """A dispatcher with the sender, retry schedule, address policy and caps from `settings`."""
         return cls(
-            store, WebhookSender.from_settings(settings), policy=settings.retry_policy(),
+            store, WebhookSender.from_settings(settings), policy=RetryPolicy.from_settings(settings),
             allow_private=settings.webhook_allow_private, metrics=metrics,
             max_in_flight=settings.webhook_concurrency, per_org=settings.webhook_concurrency_per_org,
         )  # fmt: skip
