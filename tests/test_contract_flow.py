@@ -60,7 +60,7 @@ def _up(base: str) -> bool:
         return False
 
 
-def follow_the_contract(base: str, api_key: str, judge_id: str, before_upload=None) -> str:
+def follow_the_contract(base: str, api_key: str, judge_id: str, before_upload=None, after_upload=None) -> str:
     """The contract's two curl commands: create the job, then PUT the file with the headers."""
     data = VIDEO.read_bytes()
     body = create_job(base, api_key, judge_id, data)
@@ -68,6 +68,8 @@ def follow_the_contract(base: str, api_key: str, judge_id: str, before_upload=No
         before_upload(body, data)
     put = httpx.put(body["upload_url"], headers=body["upload_headers"], content=data, timeout=30)
     assert put.status_code == 200, put.text
+    if after_upload:
+        after_upload(body, data)
     return body["job_id"]
 
 
@@ -99,6 +101,11 @@ def storage_refuses_what_gcs_refuses(body: dict, data: bytes) -> None:
     assert refused(headers, data + b"\0") == (400, "EntityTooLarge")
     forged = body["upload_url"][:-1] + ("0" if body["upload_url"][-1] != "0" else "1")
     assert httpx.put(forged, headers=headers, content=data, timeout=30).status_code == 403
+
+
+def storage_refuses_a_second_upload(body: dict, data: bytes) -> None:
+    r = httpx.put(body["upload_url"], headers=body["upload_headers"], content=data, timeout=30)
+    assert (r.status_code, r.text.partition("<Code>")[2].partition("</Code>")[0]) == (412, "PreconditionFailed")
 
 
 def assert_contract_webhook(received, secret: str, job_id: str) -> None:
@@ -151,7 +158,8 @@ def test_contract_flow_against_api_and_worker_on_the_emulators(stack_env, tmp_pa
     worker = subprocess.Popen([sys.executable, "-m", "pique_engine", "worker", "--max-messages", "1"], env=env,
                               stdout=subprocess.DEVNULL, stderr=(tmp_path / "worker.log").open("wb"))  # fmt: skip
     try:
-        job_id = follow_the_contract(base, org["api_key"], judge["judge_id"], before_upload=storage_refuses_what_gcs_refuses)
+        job_id = follow_the_contract(base, org["api_key"], judge["judge_id"], before_upload=storage_refuses_what_gcs_refuses,
+                                     after_upload=storage_refuses_a_second_upload)  # fmt: skip
         assert worker.wait(60) == 0, (tmp_path / "worker.log").read_text()
         (got,) = receiver.wait_for(1)
         assert_contract_webhook(got, org["webhook_secret"], job_id)
