@@ -163,21 +163,25 @@ def worker(settings, subscription, bucket, concurrency, metrics_port, max_messag
 
 
 @cli.command()
-@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), help="Where the emulators keep data and logs.")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), help="Where the stack keeps data, logs and its throwaway key.")
 @click.option("--project", default="pique-local", show_default=True)
 @click.option("--topic", default="uploads", show_default=True)
 @click.option("--subscription", default="uploads-worker", show_default=True)
 @click.option("--bucket", default="pique-uploads", show_default=True)
-def stack(workdir, project, topic, subscription, bucket) -> None:
-    """Run the Pub/Sub emulator and fake-gcs-server, wired together, until Ctrl-C.
+@click.option("--pubsub-port", type=int, help="The Pub/Sub emulator's port  [default: a free port]")
+@click.option("--gcs-port", type=int, help="The storage port (the verifying front of fake-gcs-server)  [default: a free port]")
+def stack(workdir, project, topic, subscription, bucket, pubsub_port, gcs_port) -> None:
+    """Run the Pub/Sub emulator and fake-gcs-server, behind a front that checks signed uploads as GCS does.
 
-    Prints the `export` lines that point pique-engine (and any Google client) at them.
+    Prints the `export` lines that point `pique-engine api`, `pique-engine worker` (and any
+    Google client) at them, with a throwaway service-account key to sign upload URLs.
     """
     from ..dev.stack import main as stack_main
 
     args = ["--project", project, "--topic", topic, "--subscription", subscription, "--bucket", bucket]
-    if workdir:
-        args += ["--workdir", str(workdir)]
+    for flag, value in (("--workdir", workdir), ("--pubsub-port", pubsub_port), ("--gcs-port", gcs_port)):
+        if value is not None:
+            args += [flag, str(value)]
     sys.exit(stack_main(args))
 
 
