@@ -9,7 +9,7 @@ import numpy as np
 from ..errors import ProbeError
 from .consumers import Subscriber
 from .content import AudioBlock, AudioBlocks, AudioFilter
-from .filters import FilterRunner
+from .filters import runners
 
 # Float formats may overshoot 1.0 a little; a damaged stream decodes to wild values instead.
 _WILD = 4.0
@@ -24,7 +24,11 @@ class _Blocks:
         self.sub = sub
         r: AudioBlocks = sub.request
         self.request = r
-        self.resampler = av.AudioResampler(format="flt", layout=None if r.channels == "original" else r.channels, rate=r.sample_rate)
+        # Mono is the mean of the channels, so a tone keeps its level; FFmpeg's own downmix
+        # lowers each channel by 3 dB and sums them.
+        self.mix_down = r.channels == "mono"
+        layout = "stereo" if r.channels == "stereo" else None
+        self.resampler = av.AudioResampler(format="flt", layout=layout, rate=r.sample_rate)
         self.pending: list[np.ndarray] = []
         self.pending_frames = 0
         self.sent = 0  # samples handed over so far, at the output rate
@@ -36,6 +40,8 @@ class _Blocks:
             if self.start is None:
                 self.start, self.rate = t, out.sample_rate
             samples = out.to_ndarray().reshape(-1, out.layout.nb_channels)
+            if self.mix_down and samples.shape[1] > 1:
+                samples = samples.mean(axis=1, keepdims=True, dtype=np.float32)
             _check(samples)
             self.pending.append(samples)
             self.pending_frames += len(samples)
@@ -69,7 +75,7 @@ class AudioDecoder:
         self.stream = stream
         self.origin = origin
         self.blocks = [_Blocks(s) for s in subs if isinstance(s.request, AudioBlocks)]
-        self.filters = [(s, FilterRunner(s.request.chain, stream, audio=True, origin=origin)) for s in subs if isinstance(s.request, AudioFilter)]
+        self.filters = runners(subs, AudioFilter, stream, audio=True, origin=origin)
         self.decoded = 0
 
     @property

@@ -127,7 +127,7 @@ class Subscriber:
             if self.consumer.feed(item):
                 self.finish()
         except Exception as exc:
-            self._failed(exc)
+            self.fail(exc)
 
     def finish(self) -> None:
         if not self.active:
@@ -136,8 +136,9 @@ class Subscriber:
         try:
             self.consumer.close()
         except Exception as exc:
-            self._failed(exc)
+            self.fail(exc)
 
-    def _failed(self, exc: BaseException) -> None:
+    def fail(self, exc: BaseException) -> None:
+        """Stop feeding this consumer and keep `exc` as the reason."""
         self.active = False
         self.error = exc

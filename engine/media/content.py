@@ -59,7 +59,8 @@ class VideoFrames(_Request):
 class AudioBlocks(_Request):
     """Audio as float32 blocks of `block_frames` samples (the last may be shorter).
 
-    `sample_rate` None keeps the stored rate; `channels` "original" keeps the stored layout.
+    `sample_rate` None keeps the stored rate; `channels` "mono" is the mean of the stored
+    channels, "stereo" FFmpeg's up- or downmix, "original" the stored layout.
     Works on audio files and on the soundtrack of videos.
     """
 

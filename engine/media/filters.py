@@ -74,13 +74,13 @@ class FilterRunner:
         self.chain = chain
         self.origin = origin  # presentation start, subtracted from every event's time
         self.graph = av.filter.Graph()
-        nodes = [self.graph.add_abuffer(template=stream) if audio else self.graph.add_buffer(template=stream)]
-        for name, args in parse_chain(chain, AUDIO_FILTERS if audio else VIDEO_FILTERS):
-            nodes.append(self.graph.add(name, args))
-        nodes.append(self.graph.add("abuffersink" if audio else "buffersink"))
-        for a, b in zip(nodes, nodes[1:]):
-            a.link_to(b)
+        filters = parse_chain(chain, AUDIO_FILTERS if audio else VIDEO_FILTERS)
         try:
+            nodes = [self.graph.add_abuffer(template=stream) if audio else self.graph.add_buffer(template=stream)]
+            nodes += [self.graph.add(name, args) for name, args in filters]
+            nodes.append(self.graph.add("abuffersink" if audio else "buffersink"))
+            for a, b in zip(nodes, nodes[1:]):
+                a.link_to(b)
             self.graph.configure()
         except (av.FFmpegError, ValueError) as exc:
             raise FilterChainError(f"FFmpeg refused the filter chain {chain!r}: {exc}") from None
@@ -102,6 +102,18 @@ class FilterRunner:
             metadata = dict(out.metadata)
             if metadata:
                 events.append(FilterEvent(time=_seconds(out) - self.origin, metadata=metadata))
+
+
+def runners(subs, request_type, stream, *, audio: bool, origin: float) -> list:
+    """(subscriber, FilterRunner) for each subscriber of `request_type`; a bad chain fails its subscriber only."""
+    out = []
+    for sub in subs:
+        if isinstance(sub.request, request_type):
+            try:
+                out.append((sub, FilterRunner(sub.request.chain, stream, audio=audio, origin=origin)))
+            except FilterChainError as exc:
+                sub.fail(exc)
+    return out
 
 
 def _seconds(frame) -> float:

@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import MediaLimitError
 from .consumers import Subscriber
 from .content import Frame, VideoFilter, VideoFrames
-from .filters import FilterRunner
+from .filters import runners
 
 # A GOP held back from the decoder is bounded: past this, decode it rather than keep it.
 _MAX_HELD_BYTES = 32 << 20
@@ -57,10 +57,11 @@ class VideoDecoder:
         self.origin = origin
         self.max_pixels = max_pixels
         self.samplers = [_Sampler(s) for s in subs if isinstance(s.request, VideoFrames)]
-        self.filters = [(s, FilterRunner(s.request.chain, stream, audio=False, origin=origin)) for s in subs if isinstance(s.request, VideoFilter)]
+        self.filters = runners(subs, VideoFilter, stream, audio=False, origin=origin)
         self.held: list = []
         self.held_bytes = 0
         self.latest = -math.inf  # latest presentation time among the packets seen
+        self.sent: list[float] = []  # times of the packets sent to the decoder that samplers may still want
         self.decoded = 0
         self.skipped_packets = 0
         ctx = stream.codec_context
@@ -89,13 +90,11 @@ class VideoDecoder:
             self.held, self.held_bytes = [], 0
         self.held.append(packet)
         self.held_bytes += packet.size
-        if wanted_key or self._sample_due() or self.held_bytes > _MAX_HELD_BYTES or len(self.held) > _MAX_HELD_PACKETS:
+        if wanted_key or self._useful(t) or self.held_bytes > _MAX_HELD_BYTES or len(self.held) > _MAX_HELD_PACKETS:
             self._release()
 
     def flush(self) -> None:
-        """The stream ended: decode what a pending sample still needs and drain the decoder."""
-        if self.held and self._sample_due(end=True):
-            self._release()
+        """The stream ended: drop held packets no sample needs and drain the decoder."""
         self.skipped_packets += len(self.held)
         self.held = []
         self._decode(None, "DEFAULT")
@@ -108,18 +107,43 @@ class VideoDecoder:
         for sub, _ in self.filters:
             sub.finish()
 
-    def _sample_due(self, end: bool = False) -> bool:
-        marks = [s.next_time for s in self.samplers if s.sub.active and s.request.fps is not None]
-        return bool(marks) and (end or min(marks) <= self.latest + 1e-6)
+    def _useful(self, t: float | None) -> bool:
+        """Whether a frame presented at `t` may be some sampler's next sample (or the one after).
+
+        A sampler's mark moves on only when the decoder hands out its sample, some packets
+        later (frame threads, B-frame reordering). Meanwhile a frame sent at or after the mark
+        (`first`) serves it unless one between the two comes; the next mark is the grid mark
+        after `first`.
+        """
+        if t is None:
+            return True
+        for s in self.samplers:
+            fps = s.request.fps
+            if not s.sub.active or fps is None:
+                continue
+            mark = s.next_time
+            for _ in range(4):
+                first = min((x for x in self.sent if x >= mark - 1e-6), default=math.inf)
+                if mark - 1e-6 <= t < first:
+                    return True
+                if first == math.inf:
+                    break
+                mark = (math.floor(first * fps + 1e-6) + 1) / fps
+        return False
 
     def _release(self) -> None:
-        marks = [s.next_time for s in self.samplers if s.sub.active and s.request.fps is not None]
-        mark = min(marks) if marks else math.inf
+        oldest = min((s.next_time for s in self.samplers if s.sub.active), default=math.inf)
+        self.sent = [x for x in self.sent if x >= oldest - 1e-6]
         held, self.held, self.held_bytes = self.held, [], 0
         for packet in held:
             t = self._time(packet)
-            before_mark = t is not None and t + 1e-6 < mark and not packet.is_keyframe
-            self._decode(packet, "NONREF" if before_mark else "DEFAULT")
+            # Nothing depends on a non-reference frame, so one no sampler needs is not decoded.
+            if packet.is_keyframe or self._useful(t):
+                if t is not None:
+                    self.sent.append(t)
+                self._decode(packet, "DEFAULT")
+            else:
+                self._decode(packet, "NONREF")
 
     def _decode(self, packet, skip: str) -> None:
         import av
