@@ -108,6 +108,15 @@ def test_sampling_decodes_a_fraction_of_the_frames_and_the_samples_are_exact(lon
     assert stats.video_frames_decoded < 0.6 * len(every)
 
 
+def test_sampling_keeps_up_over_many_gops_of_one_keyframe_each(media_dir):
+    # With one sample per GOP only keyframes are decoded, and the decoder hands each out
+    # several packets later: every mark must still get its frame, not only the first few.
+    path = synth.write_video(media_dir / "many.mp4", width=64, height=48, fps=10, seconds=12, audio_rate=None, codec_options=GOP_1S)
+    stats, [frames] = _pass(path, VideoFrames(fps=1))
+    assert [round(f.time, 3) for f in frames] == list(range(12))
+    assert stats.video_frames_decoded == 12
+
+
 def test_sampling_at_one_frame_per_gop_drops_whole_gops_unread(clip):
     stats, [frames] = _pass(clip, VideoFrames(fps=0.5))
     assert [round(f.time, 3) for f in frames] == [0, 2]
