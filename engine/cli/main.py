@@ -93,7 +93,7 @@ def evaluate(settings, files: tuple[Path, ...], judge_path: Path, content_type: 
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_obj
 def detectors(settings, as_json: bool) -> None:
-    """List every installed detector with its plugin, version and content types."""
+    """List every installed detector with its plugin, version, content types and (with --json) params schema."""
     plugins = _plugins(settings)
     rows = [
         {
@@ -103,6 +103,7 @@ def detectors(settings, as_json: bool) -> None:
             "content_types": sorted(e.detector.content_types),
             "reads": e.detector.reads,
             "description": e.detector.description,
+            "params": e.detector.params.model_json_schema(),
         }
         for e in plugins.detectors
     ]
