@@ -256,3 +256,14 @@ def test_an_overall_score_plugin_that_raises_or_answers_outside_0_1_is_skipped(e
     p = Evaluator(plugins).evaluate(MediaSource.from_path(MEDIA / "clip_320x240.mov"), judge, job_id="job_9").payload
     assert p.overall_score == 0.625  # the built-in weighted mean: (0.25 + 1) / 2
     assert any("overall_score of plugin 'broken_scoring'" in m and "skipped" in m for m in caplog.messages)
+
+
+def test_evaluations_running_at_once_restore_the_real_streams_when_the_last_ends(sloppy):
+    plugins = sloppy[0]
+    before = sys.stdout, sys.stderr
+    threads = [threading.Thread(target=_results, args=(plugins, "chatty", "video_specs")) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert (sys.stdout, sys.stderr) == before
