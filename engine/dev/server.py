@@ -29,7 +29,6 @@ from ..webhooks.signature import verify
 from ..store import Store
 from ..store.base import utc_now
 from ..worker.sweep import folder_locator
-from ..webhooks.sender import WebhookSender
 from ..worker.handler import Worker
 
 log = logging.getLogger(__name__)
@@ -121,6 +120,7 @@ def storage_router(signer, uploads: LocalUploads):
                 request.query_params.get("expires", ""),
                 request.query_params.get("signature", ""),
                 length_range=request.headers.get("x-goog-content-length-range"),
+                generation_match=request.headers.get("x-goog-if-generation-match"),
             )
             target = uploads.path(object_name)
         except UploadRefused as exc:
@@ -192,8 +192,7 @@ def run_dev(settings: Settings, host: str, port: int, data_dir: Path, out=print)
     uploads = LocalUploads(data_dir / "objects")
 
     metrics = WorkerMetrics()
-    dispatcher = OutboxDispatcher(store, WebhookSender.from_settings(settings), policy=settings.retry_policy(),
-                                  allow_private=True, metrics=metrics)  # fmt: skip
+    dispatcher = OutboxDispatcher.from_settings(store, settings, metrics=metrics)
     worker = Worker(settings, store, dispatcher, metrics=metrics, local_root=str(uploads.root))
     stop = threading.Event()
 
