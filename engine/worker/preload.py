@@ -1,5 +1,6 @@
-"""Imported once by the sandbox's forkserver: load the selected plugins there, so every child
-starts with them instead of importing each plugin (and its dependencies) per evaluation."""
+"""Imported once by the sandbox's forkserver (`child.FORKSERVER_PRELOAD`): load the selected
+plugins there, so every child starts with them instead of importing each plugin (and its
+dependencies) per evaluation."""
 
 try:
     from ..settings import Settings
