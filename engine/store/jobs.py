@@ -256,13 +256,19 @@ class JobsMixin(StoreBase):
         return self._jobs_where(overdue, limit, exclude)
 
     def unsettled_jobs(
-        self, *, limit: int = 100, exclude: set[str] | frozenset[str] = frozenset(), now: datetime | None = None
+        self,
+        created_before: datetime,
+        *,
+        limit: int = 100,
+        exclude: set[str] | frozenset[str] = frozenset(),
+        now: datetime | None = None,
     ) -> list[Job]:
-        """Every job still awaiting its upload (URL expired or not), and every job processing
-        under a lease that has run out: what a worker starting up looks at. Least recently
-        updated first, leaving out the ids in `exclude`."""
+        """Every job created before `created_before` still awaiting its upload (URL expired or
+        not), and every job processing under a lease that has run out: what a worker starting
+        up looks at. Least recently updated first, leaving out the ids in `exclude`."""
         now = now or utc_now()
-        return self._jobs_where(or_(JobRow.status == _A, and_(JobRow.status == _P, JobRow.lease_expires_at <= now)), limit, exclude)
+        waiting = and_(JobRow.status == _A, JobRow.created_at < created_before)
+        return self._jobs_where(or_(waiting, and_(JobRow.status == _P, JobRow.lease_expires_at <= now)), limit, exclude)
 
     def _jobs_where(self, condition: Any, limit: int, exclude: set[str] | frozenset[str]) -> list[Job]:
         query = select(JobRow).where(condition).order_by(JobRow.updated_at).limit(limit)

@@ -5,8 +5,9 @@ but a notification can still go missing: a bucket whose notification config was 
 while, messages dead-lettered or past the subscription's retention while every worker was
 down, or an emulator that strands a dead subscriber's messages. So each worker:
 
-- at start (`recover`), looks at every unsettled job at once: a job awaiting its upload whose
-  object is in storage is evaluated, and a job whose lease ran out (its worker died and
+- at start (`recover`), looks at every unsettled job at once: a job made before the worker
+  started and awaiting its upload whose object is in storage is evaluated (its notification
+  went to a worker that died, or nowhere), and a job whose lease ran out (its worker died and
   stopped renewing it) is evaluated again from the upload it was bound to;
 - then, every `interval` (`sweep`), looks at jobs overdue for longer than `after`:
   ``awaiting_upload`` with its URL expired (evaluated if the object is there, ``expired``
@@ -70,6 +71,8 @@ class Sweeper:
         self.concurrency = concurrency
         self.batch = batch
         self._resting: dict[str, float] = {}  # job id -> monotonic time it may be swept again
+        # Uploads of jobs made from now on are announced to this worker: recovery leaves them be.
+        self.started_at = utc_now()
 
     def run(self) -> None:
         """Recover at once, then sweep every `interval` until `stop` is set."""
@@ -88,7 +91,7 @@ class Sweeper:
         counts: Counter[str] = Counter()
         seen: set[str] = set()
         while not self.stop.is_set():
-            jobs = self.store.unsettled_jobs(limit=self.batch, exclude=seen)
+            jobs = self.store.unsettled_jobs(self.started_at, limit=self.batch, exclude=seen)
             if not jobs:
                 break
             seen.update(j.job_id for j in jobs)

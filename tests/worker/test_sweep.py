@@ -15,6 +15,7 @@ import pytest
 from pique_engine.settings import Settings
 from pique_engine.storage.local import LOCAL_BUCKET, LocalStorage
 from pique_engine.store import JobStatus, Store
+from pique_engine.store.base import utc_now
 from pique_engine.worker.handler import ACK, NACK, Worker
 from pique_engine.worker.notifications import Notification
 from pique_engine.worker.sweep import Sweeper
@@ -148,9 +149,12 @@ def test_a_sweep_whose_evaluation_is_handed_back_counts_it_as_retry_later(env, m
 def test_recovery_evaluates_uploads_still_within_their_window_and_leaves_jobs_not_yet_uploaded(env):
     lost = env.job(uploaded=True, ttl=timedelta(minutes=15))  # notification lost while no worker ran
     pending = env.job(uploaded=False, ttl=timedelta(minutes=15))  # the client has not uploaded yet
+    env.sweeper.started_at = utc_now()  # the worker (re)starts
+    fresh = env.job(uploaded=True, ttl=timedelta(minutes=15))  # made since: its notification comes to this worker
     assert env.sweeper.recover() == {"handled": 1, "waiting": 1}
     assert env.store.get_job(lost.job_id).status is JobStatus.COMPLETED
     assert env.store.get_job(pending.job_id).status is JobStatus.AWAITING_UPLOAD
+    assert env.store.get_job(fresh.job_id).status is JobStatus.AWAITING_UPLOAD
 
 
 def test_recovery_reclaims_jobs_whose_lease_ran_out_but_not_those_still_leased(env):
