@@ -20,22 +20,6 @@ from ..storage.base import Storage
 
 log = logging.getLogger(__name__)
 
-# What the worker has the sandbox's forkserver import, so each child starts with it: without
-# the storage client and the built-in detectors, every evaluation paid ~0.5-1.5 s of imports.
-# `preload` last: it loads the selected plugins, with everything above already imported.
-FORKSERVER_PRELOAD = [
-    "pique_engine.evaluation", "pique_engine.plugins", "pique_engine.worker.child", "pique_engine.storage.gcs",
-    "pique_engine.storage.local", "av", "PIL.Image", "soundfile", "numpy",
-]  # fmt: skip
-
-
-def forkserver_preload() -> list[str]:
-    """`FORKSERVER_PRELOAD` with the built-in detector modules and the plugin loader."""
-    from ..plugins import DEFAULT_PLUGINS
-
-    return [*FORKSERVER_PRELOAD, *DEFAULT_PLUGINS, "pique_engine.worker.preload"]
-
-
 @dataclass(frozen=True)
 class UploadRequest:
     """Everything a child needs to evaluate one upload: plain data, so it pickles."""

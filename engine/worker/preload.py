@@ -1,4 +1,4 @@
-"""Imported once by the sandbox's forkserver (`child.FORKSERVER_PRELOAD`): load the selected
+"""Imported once by the sandbox's forkserver (listed in `pique_engine.worker`): load the selected
 plugins there, so every child starts with them instead of importing each plugin (and its
 dependencies) per evaluation."""
 

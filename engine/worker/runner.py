@@ -19,7 +19,6 @@ from typing import Protocol
 
 from ..webhooks.dispatcher import OutboxDispatcher
 from . import sandbox
-from .child import forkserver_preload
 from .handler import Worker
 from .metrics import HealthServer
 from .sweep import Sweeper
@@ -66,7 +65,6 @@ class Runner:
         A burst (`max_messages`) leaves the sweeping to the fleet and sends what is due before exiting.
         """
         worker, s = self.worker, self.worker.settings
-        sandbox.preload(forkserver_preload())
         sandbox.warm_up()
         stop_dispatch, stop_renewing = threading.Event(), threading.Event()
         dispatching = threading.Thread(target=self.dispatcher.run, args=(stop_dispatch,), name="pique-outbox", daemon=True)
