@@ -5,7 +5,7 @@ but a notification can still go missing: a bucket whose notification config was 
 while, messages dead-lettered or past the subscription's retention while every worker was
 down, or an emulator that strands a dead subscriber's messages. So each worker:
 
-- at start (`recover`), looks at every unsettled job at once: a job made before the worker
+- one `interval` after start (`recover`), looks at every unsettled job at once: a job made before the worker
   started and awaiting its upload whose object is in storage is evaluated (its notification
   went to a worker that died, or nowhere), and a job whose lease ran out (its worker died and
   stopped renewing it) is evaluated again from the upload it was bound to;
@@ -75,16 +75,19 @@ class Sweeper:
         self.started_at = utc_now()
 
     def run(self) -> None:
-        """Recover at once, then sweep every `interval` until `stop` is set."""
-        passes = [self.recover]
-        while not self.stop.is_set():
+        """Recover, then sweep, every `interval` until `stop` is set.
+
+        The first pass (recovery) waits one interval too: notifications Pub/Sub delivers on
+        start are handled as messages first, and recovery finds only what none settled.
+        """
+        passes = [self.recover, self.sweep]
+        while not self.stop.wait(self.interval):
             try:
                 for one in passes:
                     one()
-            except Exception:  # e.g. the database is away; the jobs wait for the next sweep
+                passes = [self.sweep]
+            except Exception:  # e.g. the database is away; the jobs wait for the next pass
                 log.exception("sweep failed; trying again in %.0f s", self.interval)
-            passes = [self.sweep]
-            self.stop.wait(self.interval)
 
     def recover(self) -> Counter[str]:
         """Settle every unsettled job that can be settled now (at start-up); returns how."""

@@ -28,7 +28,7 @@ from ..conftest import FIXTURES, ROOT
 from ..private_services import PrivatePostgres, kill, pause, resume, revive
 from ..receiver import Receiver
 from ..stack import local_stack, require_stack_tools, stack_env, upload_signed  # noqa: F401 - fixtures
-from ..worker_harness import REELS, World, fresh_subscription, wait_until, worker_env
+from ..worker_harness import FAST_RECOVERY, REELS, World, fresh_subscription, unsettled, wait_until, worker_env
 
 pytestmark = pytest.mark.integration
 
@@ -242,6 +242,34 @@ def test_a_postgresql_restart_mid_batch_loses_nothing(stack_env, private_pg, tmp
         assert_one_result_per_job(w, jobs)
     finally:
         close_world(w)
+
+
+# -- a worker killed mid-batch ----------------------------------------------------------------
+
+
+def test_after_a_sigkill_mid_batch_a_restarted_worker_settles_every_job_without_waiting_for_redelivery(world, tmp_path):
+    """The killed worker's claimed jobs are reclaimed when their lease runs out (it is no longer
+    renewed), and uploads whose notifications it took are found at start, whether or not the
+    emulator ever redelivers them. Upload windows are the default 15 minutes: the periodic
+    sweep of expired URLs plays no part."""
+    env = {"PIQUE_CONCURRENCY": "2", "PIQUE_ACK_EXTENSION_SEC": "600", **FAST_RECOVERY}  # no redelivery for 10 minutes
+    first = world.start_worker(log_dir=tmp_path, extra_env=env)
+    jobs = [upload(world, SMALL, f"k{i}.mp4") for i in range(16)]
+    world.receiver.wait_for(2, timeout=60)
+    first.kill()
+    first.wait(10)
+    left = unsettled(world.store, [j.job_id for j in jobs])
+    assert left, "the batch finished before the kill; the test proves nothing"
+    restarted = time.monotonic()
+    world.start_worker(log_dir=tmp_path, extra_env=env)
+    settle(world, jobs, 120, "every job settled after the restart")
+    took = time.monotonic() - restarted
+    facts = summary("sigkill mid-batch", world, jobs)
+    print(f"{len(left)} jobs unsettled at the kill, all settled {took:.1f} s after the restart")
+    assert facts.get("completed") == 16
+    assert_one_result_per_job(w=world, jobs=jobs)
+    by_sweep = [line for line in world.log_lines(1) if line.get("source") == "sweep" and line.get("outcome") == "completed"]
+    assert by_sweep, "nothing was recovered by the restarted worker itself"
 
 
 # -- a private stack for the Pub/Sub emulator and fake-gcs-server faults ----------------------
