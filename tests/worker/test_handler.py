@@ -148,3 +148,24 @@ def test_a_store_error_that_is_not_an_outage_is_not_retried(setup, monkeypatch):
     monkeypatch.setattr(store, "claim_job", refused)
     assert worker.handle(finalize(job)) == NACK
     assert len(calls) == 1
+
+
+def test_a_later_generation_of_a_settled_jobs_object_is_acknowledged_in_one_line_and_not_evaluated(setup, caplog):
+    worker, store, job = setup
+    first = put(worker, job, b"\x00" * 100)
+    assert worker.handle(first) == ACK
+    settled = store.get_job(job.job_id)
+    result = store.get_result(job.job_id).payload
+    later = Notification.finalize(BUCKET, job.object_name, first.generation + 1, 100)  # the object written again
+    caplog.clear()
+    with caplog.at_level("INFO", logger="pique_engine.worker"):
+        assert worker.handle(later) == ACK
+    (line,) = [r for r in caplog.records if r.name.startswith("pique_engine.worker")]
+    assert line.getMessage() == (
+        f"ignored {later.dedupe_key}: the job is failed on generation {first.generation}, "
+        "which its upload URL created (an upload URL uploads once) (ack)"
+    )
+    assert worker.counts["superseded"] == 1
+    now = store.get_job(job.job_id)
+    assert (now.status, now.upload_generation, now.attempts) == (settled.status, first.generation, settled.attempts)
+    assert store.get_result(job.job_id).payload == result
