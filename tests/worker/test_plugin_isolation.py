@@ -55,8 +55,8 @@ def test_a_crashing_hanging_or_hoarding_detector_fails_the_evaluation_naming_lim
     with pytest.raises(DetectorError) as exc:
         evaluate(mp.judge_with(detector), limits)
     assert str(exc.value) == FAILS_THE_EVALUATION[detector]
-    if detector not in MEMORY_CASES:
-        assert time.monotonic() - started < LIMITS.timeout_sec + 3  # stopped at the limit, not later
+    if detector in ("hangs", "spins"):  # endless: stopped by the limit (the margin is for a busy machine)
+        assert time.monotonic() - started < LIMITS.timeout_sec + 30
     healthy_evaluation_still_works()
 
 

@@ -262,8 +262,10 @@ def test_after_a_sigkill_mid_batch_a_restarted_worker_settles_every_job_without_
     assert left, "the batch finished before the kill; the test proves nothing"
     restarted = time.monotonic()
     world.start_worker(log_dir=tmp_path, extra_env=env)
-    settle(world, jobs, 120, "every job settled after the restart")
+    wait_until(lambda: not unsettled(world.store, [j.job_id for j in jobs]), 120, "every job settled after the restart")
     took = time.monotonic() - restarted
+    # Webhooks the killed worker's dispatcher had taken wait for their send lease to run out.
+    settle(world, jobs, 120, "every webhook delivered after the restart")
     facts = summary("sigkill mid-batch", world, jobs)
     print(f"{len(left)} jobs unsettled at the kill, all settled {took:.1f} s after the restart")
     assert facts.get("completed") == 16
@@ -344,7 +346,8 @@ def test_fake_gcs_server_down_for_a_while_loses_nothing(private_stack, tmp_path)
         wait_until(lambda: log.read_text().count("sent event OBJECT_FINALIZE") >= 8, 30, "eight notifications sent")
         kill(private_stack, "fake-gcs-server")
         w.start_worker(log_dir=tmp_path, extra_env={"PIQUE_CONCURRENCY": "2"})
-        wait_until(lambda: outcomes(w)["storage_unavailable"] >= 2, 30, "reads failing")
+        # Each failing read retries for 20 s (READ_RETRY) before it counts: leave a wide margin.
+        wait_until(lambda: outcomes(w)["storage_unavailable"] >= 2, 120, "reads failing")
         time.sleep(10)
         revive(private_stack, "fake-gcs-server")  # same port, same objects on disk
         settle(w, jobs, 90, "every job finished after storage came back")
