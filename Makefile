@@ -2,6 +2,7 @@
 # Each sets itself up: a virtualenv in .venv with pique-engine, the example plugin and test tools.
 
 PYTHON ?= python3
+PORT ?= 8080
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
@@ -17,7 +18,7 @@ $(STAMP): pyproject.toml plugins/pique-loudness/pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/pique-engine dev
+	$(BIN)/pique-engine dev --port $(PORT)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest tests plugins/pique-loudness/tests

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pique_engine import Checks, Detector, DetectorError, DetectorResult, Media, hookimpl
-from pique_engine.detector import check_ranges
+from pique_engine import Checks, Detector, DetectorError, DetectorResult, Media, check_ranges, hookimpl
 
 NAME = "audio_sample_rate"
 

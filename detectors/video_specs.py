@@ -4,9 +4,18 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pique_engine import Checks, Detector, DetectorError, DetectorResult, Media, hookimpl
-from pique_engine.detector import check_ranges
-from pique_engine.media.ratio import AspectRatio, aspect_ratio_label, ratio_matches
+from pique_engine import (
+    AspectRatio,
+    Checks,
+    Detector,
+    DetectorError,
+    DetectorResult,
+    Media,
+    aspect_ratio_label,
+    check_ranges,
+    hookimpl,
+    ratio_matches,
+)
 
 NAME = "video_specs"
 

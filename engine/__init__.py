@@ -7,9 +7,16 @@ Plugin authors need only what is exported here:
     @hookimpl
     def register_detectors(register):
         register(Detector(name="my_check", content_types={"video"}, evaluate=my_check))
+
+`audio_blocks`, `run_detector` and `synth` load on first use: they bring numpy, PyAV and
+pytest, which a process that only evaluates headers never needs.
 """
 
-from .detector import Checks, Detector, DetectorResult, Media, NoParams
+from __future__ import annotations
+
+from typing import Any
+
+from .detector import Checks, Detector, DetectorResult, NoParams, check_ranges
 from .errors import (
     ContentMismatch,
     DetectorError,
@@ -23,9 +30,11 @@ from .errors import (
     WebhookError,
 )
 from .hookspecs import hookimpl
-from .media.info import AudioStream, ContentType, ImageInfo, MediaInfo, VideoStream
+from .media.info import AudioStream, ContentType, ImageInfo, Media, MediaInfo, VideoStream
+from .media.ratio import AspectRatio, aspect_ratio_label, parse_ratio, ratio_matches
 
 __all__ = [
+    "AspectRatio",
     "AudioStream",
     "Checks",
     "ContentMismatch",
@@ -46,5 +55,32 @@ __all__ = [
     "SignatureError",
     "VideoStream",
     "WebhookError",
+    "aspect_ratio_label",
+    "audio_blocks",
+    "check_ranges",
     "hookimpl",
+    "parse_ratio",
+    "ratio_matches",
+    "run_detector",
+    "synth",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # Imported on first use; written as import statements so the import graph test sees them.
+    if name == "audio_blocks":
+        from .media.decode import audio_blocks as value
+    elif name == "run_detector":
+        from .testing import run_detector as value
+    elif name == "synth":
+        import pique_engine.synth  # `from . import synth` would ask this very function again
+
+        value = pique_engine.synth
+    else:
+        raise AttributeError(f"module 'pique_engine' has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -5,11 +5,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import IO, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .media.info import CONTENT_TYPES, ContentType, MediaInfo
+from .media.info import CONTENT_TYPES, ContentType, Media
 
 
 class NoParams(BaseModel):
@@ -34,23 +34,6 @@ class DetectorResult(BaseModel):
         if not math.isfinite(v):
             raise ValueError("score must be a finite number between 0 and 1")
         return v
-
-
-@dataclass(frozen=True)
-class Media:
-    """A probed file as a detector receives it.
-
-    `info` is the shared description. Detectors that declared `reads="content"` may call
-    `open()` for a fresh seekable binary file object of the whole content (or use
-    `pique_engine.media.decode` to get samples); header-only detectors never should.
-    """
-
-    info: MediaInfo
-    name: str
-    opener: Callable[[], IO[bytes]] = field(repr=False)
-
-    def open(self) -> IO[bytes]:
-        return self.opener()
 
 
 DetectorFn = Callable[[Media, Any], DetectorResult]

@@ -144,7 +144,7 @@ class Evaluator:
             results.append(run_criterion(bound, media))
             timings[bound.criterion.criterion_id] = (time.perf_counter() - t0) * 1000
         report("the overall_score hook")
-        score = self.plugins.pm.hook.overall_score(judge=judge.judge, results=results)
+        score = self.plugins.overall_score(judge.judge, results)
         payload = CompletedPayload(
             evaluation_id=evaluation_id or str(uuid.uuid4()),
             job_id=job_id,

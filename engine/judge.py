@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .detector import Detector
 from .errors import JudgeError
 from .media.info import ContentType
-from .plugins import DetectorRegistry
+from .registry import DetectorRegistry
 
 
 class Criterion(BaseModel):

@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import pluggy
 
 from . import hookspecs
 from .detector import Detector
 from .errors import PluginError
+from .registry import DetectorRegistry, RegisteredDetector
+
+if TYPE_CHECKING:
+    from .judge import Judge
+    from .payloads import CriterionResult
 
 log = logging.getLogger(__name__)
 
@@ -28,15 +34,6 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "pique_engine.detectors.audio_sample_rate",
     "pique_engine.scoring",
 )
-
-
-@dataclass(frozen=True)
-class RegisteredDetector:
-    """A detector and the plugin that registered it."""
-
-    detector: Detector
-    plugin: str
-    version: str
 
 
 @dataclass(frozen=True)
@@ -57,44 +54,26 @@ class PluginFailure:
     error: str
 
 
-class DetectorRegistry:
-    """Detectors by name."""
-
-    def __init__(self) -> None:
-        self._by_name: dict[str, RegisteredDetector] = {}
-
-    def add(self, entry: RegisteredDetector) -> None:
-        name = entry.detector.name
-        if name in self._by_name:
-            other = self._by_name[name].plugin
-            raise PluginError(f"plugin {entry.plugin!r} registers detector {name!r}, already registered by {other!r}")
-        self._by_name[name] = entry
-
-    def get(self, name: str) -> Detector | None:
-        entry = self._by_name.get(name)
-        return entry.detector if entry else None
-
-    def entry(self, name: str) -> RegisteredDetector | None:
-        return self._by_name.get(name)
-
-    def names(self) -> list[str]:
-        return sorted(self._by_name)
-
-    def __iter__(self):
-        return iter(sorted(self._by_name.values(), key=lambda e: e.detector.name))
-
-    def __len__(self) -> int:
-        return len(self._by_name)
-
-
 @dataclass
 class Plugins:
-    """The loaded plugin manager, its detectors, and what failed to load."""
+    """The loaded plugins as the pipeline sees them: detectors by name and the overall score.
+
+    The pipeline asks this facade, never the pluggy manager, so how hooks are called (and
+    which plugin wins `overall_score`) stays in this module.
+    """
 
     pm: pluggy.PluginManager
     detectors: DetectorRegistry
     plugins: list[PluginInfo] = field(default_factory=list)
     failures: list[PluginFailure] = field(default_factory=list)
+
+    def detector(self, name: str) -> Detector | None:
+        """The installed detector called `name`, or None."""
+        return self.detectors.get(name)
+
+    def overall_score(self, judge: Judge, results: Sequence[CriterionResult]) -> float | None:
+        """The evaluation's overall score: the first plugin's answer (the built-in answers last)."""
+        return self.pm.hook.overall_score(judge=judge, results=results)
 
 
 def _engine_version() -> str:
@@ -102,6 +81,75 @@ def _engine_version() -> str:
         return metadata.version("pique-engine")
     except metadata.PackageNotFoundError:  # running from a source tree
         return "0+unknown"
+
+
+class _Loader:
+    """One `load_plugins` call: the manager being built, each plugin's version, the failures."""
+
+    def __init__(self, strict: bool) -> None:
+        self.strict = strict
+        self.pm = pluggy.PluginManager(hookspecs.PROJECT)
+        self.pm.add_hookspecs(hookspecs)
+        self.result = Plugins(pm=self.pm, detectors=DetectorRegistry())
+        self.versions: dict[str, tuple[str, bool]] = {}
+
+    def fail(self, name: str, error: str) -> None:
+        if self.strict:
+            raise PluginError(f"plugin {name!r} failed: {error}")
+        log.warning("skipping plugin %r: %s", name, error)
+        self.result.failures.append(PluginFailure(name=name, error=error))
+
+    def add_builtins(self) -> None:
+        engine_version = _engine_version()
+        for module_name in DEFAULT_PLUGINS:
+            self.pm.register(importlib.import_module(module_name), name=module_name)
+            self.versions[module_name] = (engine_version, True)
+
+    def add_entry_points(self, load: Iterable[str] | None) -> None:
+        wanted = None if load is None else {n.strip() for n in load if n.strip()}
+        for ep in sorted(metadata.entry_points(group=hookspecs.PROJECT), key=lambda e: e.name):
+            dist_name = ep.dist.name if ep.dist else ep.name
+            if wanted is not None and ep.name not in wanted and dist_name not in wanted:
+                continue
+            if self.pm.has_plugin(ep.name):
+                continue
+            try:
+                self.pm.register(ep.load(), name=ep.name)
+            except Exception as exc:  # a broken plugin must not break the others
+                self.fail(ep.name, f"import failed: {type(exc).__name__}: {exc}")
+                continue
+            self.versions[ep.name] = (ep.dist.version if ep.dist else "unknown", False)
+
+    def add_extra(self, extra: Iterable[ModuleType | object]) -> None:
+        for plugin in extra:
+            name = self.pm.register(plugin, name=getattr(plugin, "__name__", None))
+            self.versions[name] = ("unknown", False)
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            self.fail(getattr(exc.plugin, "__name__", str(exc.plugin)), str(exc))
+
+    def register_detectors(self) -> None:
+        # Call each plugin's registration hook on its own: pluggy stops a hook call at the
+        # first exception, and one plugin's bug must not hide every other plugin's detectors.
+        for impl in self.pm.hook.register_detectors.get_hookimpls():
+            name = impl.plugin_name
+            version = self.versions.get(name, ("unknown", False))[0]
+            staged: list[Detector] = []
+            try:
+                impl.function(register=staged.append)
+                for det in staged:
+                    if not isinstance(det, Detector):
+                        raise PluginError(f"register() expects a pique_engine.Detector, got {type(det).__name__}")
+                    self.result.detectors.add(RegisteredDetector(detector=det, plugin=name, version=version))
+            except Exception as exc:
+                self.fail(name, f"register_detectors failed: {type(exc).__name__}: {exc}")
+
+    def describe_plugins(self) -> None:
+        for name, plugin in self.pm.list_name_plugin():
+            version, builtin = self.versions.get(name, ("unknown", False))
+            hooks = tuple(sorted(h.name for h in self.pm.get_hookcallers(plugin) or ()))
+            self.result.plugins.append(PluginInfo(name=name, version=version, hooks=hooks, builtin=builtin))
 
 
 def load_plugins(
@@ -117,63 +165,10 @@ def load_plugins(
     plugin that fails raises `PluginError` instead of being skipped. `extra` registers plugin
     objects directly (tests, embedding applications).
     """
-    pm = pluggy.PluginManager(hookspecs.PROJECT)
-    pm.add_hookspecs(hookspecs)
-    result = Plugins(pm=pm, detectors=DetectorRegistry())
-    versions: dict[str, tuple[str, bool]] = {}
-
-    def fail(name: str, error: str) -> None:
-        if strict:
-            raise PluginError(f"plugin {name!r} failed: {error}")
-        log.warning("skipping plugin %r: %s", name, error)
-        result.failures.append(PluginFailure(name=name, error=error))
-
-    engine_version = _engine_version()
-    for module_name in DEFAULT_PLUGINS:
-        pm.register(importlib.import_module(module_name), name=module_name)
-        versions[module_name] = (engine_version, True)
-
-    wanted = None if load is None else {n.strip() for n in load if n.strip()}
-    for ep in sorted(metadata.entry_points(group=hookspecs.PROJECT), key=lambda e: e.name):
-        dist_name = ep.dist.name if ep.dist else ep.name
-        if wanted is not None and ep.name not in wanted and dist_name not in wanted:
-            continue
-        if pm.has_plugin(ep.name):
-            continue
-        try:
-            plugin = ep.load()
-            pm.register(plugin, name=ep.name)
-        except Exception as exc:  # a broken plugin must not break the others
-            fail(ep.name, f"import failed: {type(exc).__name__}: {exc}")
-            continue
-        versions[ep.name] = (ep.dist.version if ep.dist else "unknown", False)
-
-    for plugin in extra:
-        name = pm.register(plugin, name=getattr(plugin, "__name__", None))
-        versions[name] = ("unknown", False)
-
-    try:
-        pm.check_pending()
-    except pluggy.PluginValidationError as exc:
-        fail(getattr(exc.plugin, "__name__", str(exc.plugin)), str(exc))
-
-    # Call each plugin's registration hook on its own: pluggy stops a hook call at the
-    # first exception, and one plugin's bug must not hide every other plugin's detectors.
-    for impl in pm.hook.register_detectors.get_hookimpls():
-        name = impl.plugin_name
-        version = versions.get(name, ("unknown", False))[0]
-        staged: list[Detector] = []
-        try:
-            impl.function(register=staged.append)
-            for det in staged:
-                if not isinstance(det, Detector):
-                    raise PluginError(f"register() expects a pique_engine.Detector, got {type(det).__name__}")
-                result.detectors.add(RegisteredDetector(detector=det, plugin=name, version=version))
-        except Exception as exc:
-            fail(name, f"register_detectors failed: {type(exc).__name__}: {exc}")
-
-    for name, plugin in pm.list_name_plugin():
-        version, builtin = versions.get(name, ("unknown", False))
-        hooks = tuple(sorted(h.name for h in pm.get_hookcallers(plugin) or ()))
-        result.plugins.append(PluginInfo(name=name, version=version, hooks=hooks, builtin=builtin))
-    return result
+    loader = _Loader(strict)
+    loader.add_builtins()
+    loader.add_entry_points(load)
+    loader.add_extra(extra)
+    loader.register_detectors()
+    loader.describe_plugins()
+    return loader.result

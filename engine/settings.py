@@ -10,6 +10,8 @@ from __future__ import annotations
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from .errors import ConfigError
+
 
 class Settings(BaseSettings):
     """Every setting pique-engine reads. Field `x` is the variable ``PIQUE_X``."""
@@ -55,18 +57,23 @@ class Settings(BaseSettings):
     # webhooks
     webhook_allow_private: bool = Field(default=False, description="Allow webhook URLs that resolve to loopback/private/link-local addresses.")
     webhook_timeout_sec: float = 10.0
+    webhook_concurrency: int = Field(default=16, ge=1, description="Webhook sends in flight per process, all organisations together.")
+    webhook_concurrency_per_org: int = Field(default=4, ge=1, description="Webhook sends in flight per process for one organisation.")
     webhook_retry_delays: str | None = Field(
         default=None,
         description="Comma list of seconds to wait after each failed attempt; unset uses the default schedule (about a day).",
     )
 
-    def retry_policy(self):
-        """The webhook `RetryPolicy` these settings describe."""
-        from .webhooks.retry import RetryPolicy
-
+    def retry_delays(self) -> tuple[float, ...] | None:
+        """`webhook_retry_delays` as seconds, or None for the webhooks layer's default schedule."""
         if not self.webhook_retry_delays:
-            return RetryPolicy()
-        return RetryPolicy(delays=tuple(float(x) for x in self.webhook_retry_delays.split(",") if x.strip()))
+            return None
+        try:
+            return tuple(float(x) for x in self.webhook_retry_delays.split(",") if x.strip())
+        except ValueError:
+            raise ConfigError(
+                f"PIQUE_WEBHOOK_RETRY_DELAYS={self.webhook_retry_delays!r} must be a comma list of seconds, e.g. '5,300,1800'"
+            ) from None
 
     def plugin_selection(self) -> list[str] | None:
         """`load_plugins` as `load_plugins()` expects it: None for all, a list otherwise."""

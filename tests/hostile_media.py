@@ -11,16 +11,36 @@ tests, which must never be asked for anything).
 
 from __future__ import annotations
 
-import struct
 import threading
-import zlib
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import numpy as np
 
-MEDIA = Path(__file__).resolve().parent.parent / "fixtures" / "media"
+from .crafted_media import (
+    apng_claiming_frames,
+    bmp_claiming,
+    fixture,
+    gif,
+    jpeg_claiming,
+    mkv_claiming_duration,
+    mp4_box_attacks,
+    mp4_with_external_drefs,
+    mp4_with_timing_tables,
+    offset_of,
+    patch,
+    png_claiming,
+    rf64_claiming_terabytes,
+    tiff_chain,
+    tiff_claiming,
+    wav_claiming_4gib,
+    webp_animated,
+    webp_claiming,
+)
+
+# Used by the tests that take cases apart, through this module.
+__all__ = ["HEADER_SURVIVES", "HOSTILE_JUDGE", "Hostile", "Loopback", "corpus", "fixture", "mp4_with_external_drefs",
+           "offset_of", "patch", "playlists", "truncated"]  # fmt: skip
 
 HOSTILE_JUDGE = {
     "judge_id": "judge_hostile",
@@ -47,10 +67,6 @@ class Hostile:
         return {"video": "video/mp4", "image": "image/png", "audio": "audio/wav"}[self.content_type]
 
 
-def fixture(name: str) -> bytes:
-    return (MEDIA / name).read_bytes()
-
-
 class Loopback:
     """An HTTP server that records every request of any method and answers 404."""
 
@@ -75,167 +91,6 @@ class Loopback:
         self.server.server_close()
 
 
-# -- PNG, GIF, JPEG, WebP, TIFF, BMP headers that claim huge sizes ----------------------------
-
-
-def _png_chunk(kind: bytes, data: bytes) -> bytes:
-    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-
-def png_claiming(width: int, height: int) -> bytes:
-    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", ihdr) + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 64)) + _png_chunk(b"IEND", b"")
-
-
-def gif(width: int, height: int, frames: int = 1) -> bytes:
-    """A GIF with a 2-colour table and `frames` 1x1 images (a few bytes each)."""
-    out = b"GIF89a" + struct.pack("<HHBBB", width, height, 0x80, 0, 0) + b"\x00\x00\x00\xff\xff\xff"
-    if frames > 1:
-        out += b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"  # loop forever
-    image = b"\x2c" + struct.pack("<HHHHB", 0, 0, 1, 1, 0) + b"\x02\x02\x44\x01\x00"
-    return out + image * frames + b"\x3b"
-
-
-def jpeg_claiming(width: int, height: int) -> bytes:
-    app0 = b"\xff\xe0" + struct.pack(">H", 16) + b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
-    sof0 = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, height, width, 1) + b"\x01\x11\x00"
-    return b"\xff\xd8" + app0 + sof0 + b"\xff\xd9"
-
-
-def webp_claiming(width: int, height: int) -> bytes:
-    vp8x = b"VP8X" + struct.pack("<I", 10) + b"\x00\x00\x00\x00" + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
-    return b"RIFF" + struct.pack("<I", 4 + len(vp8x)) + b"WEBP" + vp8x
-
-
-def tiff_claiming(width: int, height: int) -> bytes:
-    tags = [(256, 4, 1, width), (257, 4, 1, height), (258, 3, 1, 8), (259, 3, 1, 1), (262, 3, 1, 1),
-            (273, 4, 1, 8), (277, 3, 1, 1), (278, 4, 1, height), (279, 4, 1, 1)]  # fmt: skip
-    ifd = struct.pack("<H", len(tags)) + b"".join(struct.pack("<HHII", *tag) for tag in tags) + struct.pack("<I", 0)
-    return b"II*\x00" + struct.pack("<I", 8) + ifd
-
-
-def bmp_claiming(width: int, height: int) -> bytes:
-    return b"BM" + struct.pack("<IHHI", 0, 0, 0, 54) + struct.pack("<IiiHHIIiiII", 40, width, height, 1, 24, 0, 0, 0, 0, 0, 0)
-
-
-# -- WAV headers that claim terabytes -------------------------------------------------------
-
-
-def wav_claiming_4gib() -> bytes:
-    fmt = struct.pack("<HHIIHH", 1, 2, 44100, 44100 * 4, 4, 16)
-    return (b"RIFF" + struct.pack("<I", 0xFFFFFFFF) + b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt
-            + b"data" + struct.pack("<I", 0xFFFFFFFF) + b"\x00" * 4096)  # fmt: skip
-
-
-def rf64_claiming_terabytes(n_bytes: int = 2 << 40) -> bytes:
-    fmt = struct.pack("<HHIIHH", 1, 2, 44100, 44100 * 4, 4, 16)
-    ds64 = struct.pack("<QQQI", n_bytes, n_bytes, n_bytes // 4, 0)
-    return (b"RF64" + struct.pack("<I", 0xFFFFFFFF) + b"WAVE" + b"ds64" + struct.pack("<I", len(ds64)) + ds64
-            + b"fmt " + struct.pack("<I", 16) + fmt + b"data" + struct.pack("<I", 0xFFFFFFFF) + b"\x00" * 4096)  # fmt: skip
-
-
-# -- MP4 boxes ------------------------------------------------------------------------------
-
-_CONTAINERS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"dinf", b"edts", b"udta"}
-
-
-def box(kind: bytes, payload: bytes) -> bytes:
-    return struct.pack(">I", 8 + len(payload)) + kind + payload
-
-
-def parse_boxes(data: bytes) -> list[list]:
-    """[kind, payload bytes | children] for well-formed 32-bit-size boxes (the fixtures')."""
-    out, pos = [], 0
-    while pos + 8 <= len(data):
-        size, kind = struct.unpack(">I4s", data[pos : pos + 8])
-        payload = data[pos + 8 : pos + size]
-        out.append([kind, parse_boxes(payload) if kind in _CONTAINERS else payload])
-        pos += size
-    return out
-
-
-def build_boxes(boxes: list[list]) -> bytes:
-    return b"".join(box(kind, build_boxes(body) if isinstance(body, list) else body) for kind, body in boxes)
-
-
-def walk(boxes: list[list]):
-    for b in boxes:
-        yield b
-        if isinstance(b[1], list):
-            yield from walk(b[1])
-
-
-def offset_of(data: bytes, *path: bytes) -> int:
-    """Byte offset of the box at `path` (first match at each level)."""
-    pos, end = 0, len(data)
-    for depth, kind in enumerate(path):
-        while pos + 8 <= end:
-            size, k = struct.unpack(">I4s", data[pos : pos + 8])
-            if k == kind:
-                break
-            pos += size
-        else:
-            raise KeyError(path[: depth + 1])
-        if depth < len(path) - 1:
-            end, pos = pos + size, pos + 8
-    return pos
-
-
-def patch(data: bytes, offset: int, fmt: str, value: int) -> bytes:
-    buf = bytearray(data)
-    struct.pack_into(fmt, buf, offset, value)
-    return bytes(buf)
-
-
-def nested(depth: int, kind: bytes = b"trak") -> bytes:
-    inner = b""
-    for _ in range(depth):
-        inner = box(kind, inner)
-    return inner
-
-
-def mp4_with_external_drefs(url: str) -> bytes:
-    """The moov-at-end fixture with every track's data reference pointing at `url`.
-
-    moov comes after mdat there, so growing it moves no sample offset.
-    """
-    boxes = parse_boxes(fixture("moov_at_end_320x240_25fps.mp4"))
-    entry = box(b"url ", b"\x00\x00\x00\x00" + url.encode() + b"\x00")  # flags 0: the samples are elsewhere
-    for b in walk(boxes):
-        if b[0] == b"dref":
-            b[1] = b"\x00\x00\x00\x00" + struct.pack(">I", 1) + entry
-    return build_boxes(boxes)
-
-
-def mp4_box_attacks() -> dict[str, tuple[bytes, str]]:
-    d = fixture("phone_rotated_90.mp4")
-    ftyp, rest = d[:32], d[32:]
-    moov = offset_of(d, b"moov")
-    moov_end = moov + struct.unpack(">I", d[moov : moov + 4])[0]
-    trak = offset_of(d, b"moov", b"trak")
-    avc1 = offset_of(d, b"moov", b"trak", b"mdia", b"minf", b"stbl", b"stsd") + 16
-    unreadable = "FFmpeg cannot read this mp4 file (is it complete and undamaged?)"
-    return {
-        "mp4_box_size_4_points_backwards": (ftyp + b"\x00\x00\x00\x04free" + rest, unreadable),
-        "mp4_box_size_0_swallows_the_rest": (ftyp + b"\x00\x00\x00\x00free" + rest, unreadable),
-        "mp4_box_largesize_2_64": (ftyp + struct.pack(">I4sQ", 1, b"free", 2**64 - 1) + rest, unreadable),
-        "mp4_box_largesize_below_header": (ftyp + struct.pack(">I4sQ", 1, b"free", 3) + rest, unreadable),
-        "mp4_moov_size_points_backwards": (patch(d, moov, ">I", 4), unreadable),
-        "mp4_trak_size_points_backwards": (patch(d, trak, ">I", 4), "has no video or audio stream"),
-        "mp4_100k_nested_boxes": (ftyp + box(b"moov", nested(100_000)) + rest, "has no video or audio stream"),
-        "mp4_20k_nested_boxes_inside_moov": (ftyp + box(b"moov", d[moov + 8 : moov_end] + nested(20_000, b"udta")) + d[moov_end:], unreadable),
-        "mp4_200k_sibling_boxes": (ftyp + box(b"moov", b"\x00\x00\x00\x08free" * 200_000) + rest, "has no video or audio stream"),
-        "mp4_claims_65535x65535": (patch(patch(d, avc1 + 32, ">H", 65535), avc1 + 34, ">H", 65535), "declares no picture size"),
-    }
-
-
-def mkv_claiming_duration(seconds: float) -> bytes:
-    d = bytearray(fixture("clip_320x240.webm"))
-    i = d.find(b"\x44\x89\x88")  # Segment Info > Duration, an 8-byte float
-    struct.pack_into(">d", d, i + 3, seconds * 1000)  # in TimecodeScale units (1 ms)
-    return bytes(d)
-
-
 # -- the corpus -----------------------------------------------------------------------------
 
 UNREADABLE = "(is it complete and undamaged?)"
@@ -255,9 +110,16 @@ def playlists(url: str) -> dict[str, bytes]:
 
 
 def corpus(url: str = "http://127.0.0.1:9") -> list[Hostile]:
-    H = Hostile
-    cases = [H("zero_bytes", b"", "video", "failed", "the file is empty (0 bytes)")]
+    cases = [Hostile("zero_bytes", b"", "video", "failed", "the file is empty (0 bytes)")]
+    cases += _truncated_cases() + _noise_cases() + _disguised_cases(url) + _claim_cases() + _count_cases()
+    for label, (data, message) in mp4_box_attacks().items():
+        cases.append(Hostile(label, data, "video", "failed", message))
+    return cases
 
+
+def _truncated_cases() -> list[Hostile]:
+    H = Hostile
+    cases = []
     # Truncated where the damage is visible from the header (moov/stream headers cut off).
     for name, ctype in (("moov_at_end_320x240_25fps.mp4", "video"), ("clip_320x240.mov", "video"), ("tone_48000_stereo.m4a", "audio")):
         for frac in (0.1, 0.5, 0.9):
@@ -276,10 +138,15 @@ def corpus(url: str = "http://127.0.0.1:9") -> list[Hostile]:
     for frac in (0.1, 0.5, 0.9):
         cases.append(H(f"truncated_{frac:.0%}_tone_44100_mono.wav", truncated("tone_44100_mono.wav", frac), "audio", "criterion",
                        f"duration {frac:.1f}s (required >= 1s)"))
+    return cases
 
+
+def _noise_cases() -> list[Hostile]:
+    H = Hostile
+    cases = []
     rng = np.random.default_rng(20240607)
     for i in range(4):
-        cases.append(H(f"random_bytes_{i}", rng.integers(0, 256, 65536, dtype=np.uint8).tobytes(), "video", "failed", "not a supported media file"))
+        cases.append(H(f"random_bytes_{i}", rng.integers(0, 256, 65536, dtype=np.uint8).tobytes(), "video", "failed", "not recognised media"))
     noise = rng.integers(0, 256, 65536, dtype=np.uint8).tobytes()
     for label, magic, ctype, message in (
         ("mpegts", b"\x47", "video", UNREADABLE),
@@ -292,7 +159,14 @@ def corpus(url: str = "http://127.0.0.1:9") -> list[Hostile]:
         ("flac", b"fLaC", "audio", UNREADABLE),
     ):
         cases.append(H(f"random_bytes_behind_{label}_magic", magic + noise, ctype, "failed", message))
+    cases.append(H("random_bytes_starting_with_a_brace", b"{" + np.random.default_rng(7).integers(0, 256, 4095, dtype=np.uint8).tobytes(),
+                   "video", "failed", "not recognised media"))
+    return cases
 
+
+def _disguised_cases(url: str) -> list[Hostile]:
+    H = Hostile
+    cases = []
     # One type named and declared as another.
     cases += [
         H("wav_named_and_declared_as_mp4", fixture("tone_44100_mono.wav"), "video", "failed",
@@ -310,7 +184,12 @@ def corpus(url: str = "http://127.0.0.1:9") -> list[Hostile]:
         expected = "FFmpeg cannot read this mp4 file" if label.endswith("_behind_ftyp") else "not a supported media file"
         cases.append(H(f"{label}_disguised_as_mp4", data, "video", "failed", expected, "clip.mp4"))
     cases.append(H("hls_named_m3u8", playlists(url)["hls"], "video", "failed", "HLS/M3U playlist", "index.m3u8"))
+    return cases
 
+
+def _claim_cases() -> list[Hostile]:
+    H = Hostile
+    cases = []
     # Headers claiming billions of pixels.
     for label, data in (
         ("png_100000x100000", png_claiming(100_000, 100_000)),
@@ -328,11 +207,28 @@ def corpus(url: str = "http://127.0.0.1:9") -> list[Hostile]:
     cases.append(H("wav_claiming_4gib", wav_claiming_4gib(), "audio", "criterion", "duration 0.0s (required >= 1s)", "a.wav"))
     cases.append(H("rf64_claiming_2tib", rf64_claiming_terabytes(), "audio", "criterion", "duration 0.0s (required >= 1s)", "a.wav"))
     cases.append(H("webm_claiming_a_trillion_seconds", mkv_claiming_duration(1e12), "video", "failed", "PIQUE_MAX_DURATION_SEC", "clip.webm"))
-
-    for label, (data, message) in mp4_box_attacks().items():
-        cases.append(H(label, data, "video", "failed", message))
     return cases
 
+
+def _count_cases() -> list[Hostile]:
+    H = Hostile
+    cases = []
+    # Frame and sample counts an uploader controls: counted in work bounded by the file's size.
+    cases += [
+        H("tiff_20000_chained_ifds", tiff_chain(20_000), "image", "criterion", "frames 20000 (required 1 (no animation))", "scan.tif"),
+        H("tiff_200000_chained_ifds", tiff_chain(200_000), "image", "failed", "more than 100,000 frames", "scan.tif"),
+        H("tiff_ifd_chain_looping_back", tiff_chain(3, last_next=8), "image", "criterion", "frames 3 (required 1", "scan.tif"),
+        H("tiff_ifd_past_the_end", tiff_chain(3, last_next=1 << 30), "image", "failed", "runs past the end of the file", "scan.tif"),
+        H("gif_100001_frames", gif(1, 1, 100_001), "image", "failed", "more than 100,000 frames", "anim.gif"),
+        H("webp_100001_frames", webp_animated(100_001), "image", "failed", "more than 100,000 frames", "anim.webp"),
+        H("apng_claiming_a_billion_frames", apng_claiming_frames(10**9), "image", "failed", "more than 100,000 frames", "anim.png"),
+        H("apng_claiming_more_frames_than_bytes", apng_claiming_frames(1000), "image", "failed", "more than its", "anim.png"),
+        H("mp4_timing_tables_claim_1e9_samples_in_38s", mp4_with_timing_tables(10**9, 1), "video", "failed",
+          "timing tables are inconsistent"),
+        H("mp4_timing_tables_claim_more_frames_than_bytes", mp4_with_timing_tables(10**9, 512), "video", "failed",
+          "timing tables are inconsistent"),
+    ]
+    return cases
 
 # Fixtures whose header survives truncation and still describes the whole file, so the probe
 # must notice the missing end by other means.

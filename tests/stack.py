@@ -1,4 +1,5 @@
-"""The real local stack (Pub/Sub emulator + fake-gcs-server) for integration tests, and helpers.
+"""The real local stack (Pub/Sub emulator, fake-gcs-server and its verifying front) for
+integration tests, and helpers.
 
 Import the fixtures into a test module to use them::
 
@@ -53,7 +54,9 @@ def local_stack(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPat
     require_stack_tools()
     stack = request.config.stash.get(_STACK, None)
     if stack is None:
-        stack = start_local_stack(tmp_path_factory.mktemp("stack"), PROJECT, TOPIC, SUBSCRIPTION, BUCKET)
+        stack = start_local_stack(
+            tmp_path_factory.mktemp("stack"), PROJECT, TOPIC, SUBSCRIPTION, BUCKET, service_account=service_account_info()
+        )
         request.config.stash[_STACK] = stack
         request.config.add_cleanup(stack.stop)
     return stack
@@ -76,7 +79,7 @@ _KEY_INFO: dict[str, str] | None = None
 
 
 def service_account_info() -> dict[str, str]:
-    """A throwaway service-account key (as in a key file); fake-gcs-server checks no signatures."""
+    """The session's throwaway service-account key (as in a key file); the session's stack trusts it."""
     global _KEY_INFO
     if _KEY_INFO is None:
         from cryptography.hazmat.primitives import serialization
@@ -98,16 +101,27 @@ def service_account_info() -> dict[str, str]:
     return _KEY_INFO
 
 
-def signing_credentials():
-    """Credentials from `service_account_info`, which sign V4 URLs offline."""
+def signing_credentials(stack: LocalStack | None = None):
+    """Credentials that sign V4 URLs offline: `stack`'s key, or `service_account_info`."""
     from google.oauth2 import service_account
 
+    if stack is not None:
+        return service_account.Credentials.from_service_account_file(str(stack.key_file))
     return service_account.Credentials.from_service_account_info(service_account_info())
 
 
-def signed_put(stack: LocalStack, object_name: str, content_type: str, max_bytes: int) -> tuple[str, dict[str, str]]:
+def signed_put(
+    stack: LocalStack,
+    object_name: str,
+    content_type: str,
+    max_bytes: int,
+    *,
+    min_bytes: int = 0,
+    expiration: datetime.timedelta = datetime.timedelta(minutes=15),
+    extra_headers: dict[str, str] | None = None,
+) -> tuple[str, dict[str, str]]:
     """A V4 signed PUT URL for the stack's bucket and the headers the uploader must send."""
-    headers = {"Content-Type": content_type, "x-goog-content-length-range": f"0,{max_bytes}"}
+    headers = {"Content-Type": content_type, "x-goog-content-length-range": f"{min_bytes},{max_bytes}", **(extra_headers or {})}
     client = storage.Client(
         project=stack.project, credentials=AnonymousCredentials(), client_options={"api_endpoint": stack.gcs_url}
     )
@@ -115,10 +129,10 @@ def signed_put(stack: LocalStack, object_name: str, content_type: str, max_bytes
     url = blob.generate_signed_url(
         version="v4",
         method="PUT",
-        expiration=datetime.timedelta(minutes=15),
-        credentials=signing_credentials(),
+        expiration=expiration,
+        credentials=signing_credentials(stack),
         api_access_endpoint=stack.gcs_url,
-        headers=headers,
+        headers=dict(headers),  # the client adds Host to the dict it is given
     )
     return url, headers
 

@@ -1,8 +1,10 @@
 """The contract's flow as a client follows it, changing only the host.
 
 Twice: against `pique-engine dev` (nothing but one process), and against `pique-engine api`
-+ `pique-engine worker` on the Pub/Sub emulator and fake-gcs-server. Each ends with a
-webhook whose signature verifies and which carries the uploaded fixture's specs.
++ `pique-engine worker` on the local stack (Pub/Sub emulator, fake-gcs-server behind the
+front that verifies signed uploads as GCS does), configured only by the stack's `export`
+lines. Each ends with a webhook whose signature verifies and which carries the uploaded
+fixture's specs.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from pique_engine.webhooks.signature import verify
 
 from .conftest import FIXTURES
 from .receiver import Receiver
-from .stack import local_stack, service_account_info, stack_env  # noqa: F401 - fixtures
+from .stack import local_stack, stack_env  # noqa: F401 - fixtures
 from .worker_harness import fresh_subscription, wait_until, worker_env
 
 pytestmark = pytest.mark.integration
@@ -58,9 +60,20 @@ def _up(base: str) -> bool:
         return False
 
 
-def follow_the_contract(base: str, api_key: str, judge_id: str) -> str:
+def follow_the_contract(base: str, api_key: str, judge_id: str, before_upload=None, after_upload=None) -> str:
     """The contract's two curl commands: create the job, then PUT the file with the headers."""
     data = VIDEO.read_bytes()
+    body = create_job(base, api_key, judge_id, data)
+    if before_upload:
+        before_upload(body, data)
+    put = httpx.put(body["upload_url"], headers=body["upload_headers"], content=data, timeout=30)
+    assert put.status_code == 200, put.text
+    if after_upload:
+        after_upload(body, data)
+    return body["job_id"]
+
+
+def create_job(base: str, api_key: str, judge_id: str, data: bytes) -> dict:
     created = httpx.post(
         f"{base}/v1/evaluations/presigned-upload",
         headers={"X-API-Key": api_key, "Content-Type": "application/json"},
@@ -71,9 +84,28 @@ def follow_the_contract(base: str, api_key: str, judge_id: str) -> str:
     body = created.json()
     assert set(body) == {"job_id", "upload_url", "upload_headers", "expires_at"}
     assert body["upload_headers"]["Content-Type"] == "video/mp4"
-    put = httpx.put(body["upload_url"], headers=body["upload_headers"], content=data, timeout=30)
-    assert put.status_code == 200, put.text
-    return body["job_id"]
+    return body
+
+
+def storage_refuses_what_gcs_refuses(body: dict, data: bytes) -> None:
+    """The stack answers a client's header or size mistake with GCS's status and error code."""
+
+    def refused(headers: dict[str, str], content: bytes) -> tuple[int, str]:
+        r = httpx.put(body["upload_url"], headers=headers, content=content, timeout=30)
+        return r.status_code, r.text.partition("<Code>")[2].partition("</Code>")[0]
+
+    headers = body["upload_headers"]
+    assert refused({**headers, "Content-Type": "application/octet-stream"}, data) == (403, "SignatureDoesNotMatch")
+    assert refused({k: v for k, v in headers.items() if k != "x-goog-content-length-range"}, data) == (403, "SignatureDoesNotMatch")
+    assert refused(headers, data[:-1]) == (400, "EntityTooSmall")
+    assert refused(headers, data + b"\0") == (400, "EntityTooLarge")
+    forged = body["upload_url"][:-1] + ("0" if body["upload_url"][-1] != "0" else "1")
+    assert httpx.put(forged, headers=headers, content=data, timeout=30).status_code == 403
+
+
+def storage_refuses_a_second_upload(body: dict, data: bytes) -> None:
+    r = httpx.put(body["upload_url"], headers=body["upload_headers"], content=data, timeout=30)
+    assert (r.status_code, r.text.partition("<Code>")[2].partition("</Code>")[0]) == (412, "PreconditionFailed")
 
 
 def assert_contract_webhook(received, secret: str, job_id: str) -> None:
@@ -114,10 +146,9 @@ def test_contract_flow_against_pique_engine_dev(tmp_path):
 
 
 def test_contract_flow_against_api_and_worker_on_the_emulators(stack_env, tmp_path):
-    key_file = tmp_path / "sa.json"  # a throwaway key: signing works offline, as the docs show
-    key_file.write_text(json.dumps(service_account_info()))
+    # The stack's export lines (its throwaway key among them) are all api and worker need.
     env = worker_env(stack_env, f"sqlite:///{tmp_path / 'pique.db'}", fresh_subscription(stack_env))
-    env["GOOGLE_APPLICATION_CREDENTIALS"] = str(key_file)
+    assert env["GOOGLE_APPLICATION_CREDENTIALS"] == str(stack_env.key_file)
     receiver = Receiver()
     org = cli("orgs", "create", "--name", "Acme", "--webhook-url", receiver.url(), env=env)
     judge = cli("judges", "create", "--org", org["org_id"], "--file", str(FIXTURES / "judges" / "reels.json"), env=env)
@@ -127,7 +158,8 @@ def test_contract_flow_against_api_and_worker_on_the_emulators(stack_env, tmp_pa
     worker = subprocess.Popen([sys.executable, "-m", "pique_engine", "worker", "--max-messages", "1"], env=env,
                               stdout=subprocess.DEVNULL, stderr=(tmp_path / "worker.log").open("wb"))  # fmt: skip
     try:
-        job_id = follow_the_contract(base, org["api_key"], judge["judge_id"])
+        job_id = follow_the_contract(base, org["api_key"], judge["judge_id"], before_upload=storage_refuses_what_gcs_refuses,
+                                     after_upload=storage_refuses_a_second_upload)  # fmt: skip
         assert worker.wait(60) == 0, (tmp_path / "worker.log").read_text()
         (got,) = receiver.wait_for(1)
         assert_contract_webhook(got, org["webhook_secret"], job_id)

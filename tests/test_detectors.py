@@ -100,3 +100,10 @@ def test_a_detector_given_the_wrong_media_raises_a_detector_error():
     info = probe(MEDIA / "tone_44100_mono.wav")
     with pytest.raises(DetectorError, match="has no video stream"):
         video_specs.evaluate(Media(info=info, name="x", opener=lambda: None), video_specs.VideoSpecsParams())
+
+
+def test_audio_sample_rate_names_codecs_as_video_specs_does():
+    wav = run_detector("audio_sample_rate", MEDIA / "tone_44100_mono.wav").metrics["audio_sample_rate"]["codec"]
+    flac = run_detector("audio_sample_rate", MEDIA / "tone_48000_stereo.flac").metrics["audio_sample_rate"]["codec"]
+    video = run_detector("video_specs", MEDIA / "phone_rotated_90.mp4").metrics["video_specs"]
+    assert (wav, flac, video["audio_codec"], video["rotation"]) == ("pcm_s16le", "flac", "aac", 90)

@@ -1,13 +1,15 @@
 """Admin commands (`orgs`, `keys`, `judges`): JSON out, secrets shown once.
 
-Every command opens the store named by ``PIQUE_DATABASE_URL`` and migrates it first, so they
-work against a fresh database and against the one `pique-engine dev` is using.
+Every command opens the store named by ``PIQUE_DATABASE_URL`` (unset: the database
+`pique-engine dev` uses by default, `DEV_DATABASE_URL`), migrates it first, and says on stderr
+which database it used. Ids are always options (``--org``, ``--key``, ``--judge``) and every
+timestamp is ISO 8601 UTC with ``Z``.
 """
 
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -15,17 +17,51 @@ import click
 from ..errors import PiqueError
 
 
+# `pique-engine dev --data-dir` defaults to .pique-dev and keeps its database there: with
+# PIQUE_DATABASE_URL unset, the admin commands must change what the dev server serves.
+DEV_DATA_DIR = Path(".pique-dev")
+DEV_DATABASE_URL = f"sqlite:///{DEV_DATA_DIR / 'pique.db'}"
+
+
+def iso_utc(value: datetime) -> str:
+    """`value` as ISO 8601 in UTC with ``Z``; a naive time (SQLite keeps no zone) is UTC."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _json_default(value):
+    if isinstance(value, datetime):
+        return iso_utc(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
 def _emit(data) -> None:
-    click.echo(json.dumps(data, indent=2, default=str))
+    click.echo(json.dumps(data, indent=2, default=_json_default))
+
+
+def database_url(settings) -> str:
+    """The database the admin commands use: PIQUE_DATABASE_URL, else the dev server's."""
+    return settings.database_url if "database_url" in settings.model_fields_set else DEV_DATABASE_URL
 
 
 def _store(settings):
     from ..store import Store
 
+    url = database_url(settings)
+    if url == DEV_DATABASE_URL:
+        DEV_DATA_DIR.mkdir(exist_ok=True)
+    click.echo(f"database: {_redacted(url)}", err=True)
     try:
-        return Store.open(settings.database_url)
+        return Store.open(url)
     except PiqueError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _redacted(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
 
 
 def _require_org(store, org_id: str):
@@ -64,7 +100,7 @@ def orgs_create(settings, name: str, webhook_url: str | None) -> None:
 
 
 @orgs.command("rotate-secret")
-@click.argument("org_id")
+@click.option("--org", "org_id", required=True)
 @click.option("--overlap-hours", type=float, default=24.0, show_default=True, help="How long the old secret keeps signing too.")
 @click.pass_obj
 def orgs_rotate(settings, org_id: str, overlap_hours: float) -> None:
@@ -77,7 +113,7 @@ def orgs_rotate(settings, org_id: str, overlap_hours: float) -> None:
 
 
 @orgs.command("set-webhook")
-@click.argument("org_id")
+@click.option("--org", "org_id", required=True)
 @click.option("--webhook-url", required=True)
 @click.pass_obj
 def orgs_set_webhook(settings, org_id: str, webhook_url: str) -> None:
@@ -117,7 +153,7 @@ def keys_list(settings, org_id: str) -> None:
 
 
 @keys.command("revoke")
-@click.argument("key_id")
+@click.option("--key", "key_id", required=True)
 @click.pass_obj
 def keys_revoke(settings, key_id: str) -> None:
     """Revoke a key; requests using it are refused from now on."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -156,28 +157,31 @@ def worker(settings, subscription, bucket, concurrency, metrics_port, max_messag
     try:
         run_worker(settings, max_messages=max_messages)
     except StartupError as exc:
-        click.echo(f"error: {exc}", err=True)
-        sys.exit(1)
+        _fail(str(exc))
     except PiqueError as exc:
         raise click.ClickException(str(exc)) from None
 
 
 @cli.command()
-@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), help="Where the emulators keep data and logs.")
+@click.option("--workdir", type=click.Path(file_okay=False, path_type=Path), help="Where the stack keeps data, logs and its throwaway key.")
 @click.option("--project", default="pique-local", show_default=True)
 @click.option("--topic", default="uploads", show_default=True)
 @click.option("--subscription", default="uploads-worker", show_default=True)
 @click.option("--bucket", default="pique-uploads", show_default=True)
-def stack(workdir, project, topic, subscription, bucket) -> None:
-    """Run the Pub/Sub emulator and fake-gcs-server, wired together, until Ctrl-C.
+@click.option("--pubsub-port", type=int, help="The Pub/Sub emulator's port  [default: a free port]")
+@click.option("--gcs-port", type=int, help="The storage port (the verifying front of fake-gcs-server)  [default: a free port]")
+def stack(workdir, project, topic, subscription, bucket, pubsub_port, gcs_port) -> None:
+    """Run the Pub/Sub emulator and fake-gcs-server, behind a front that checks signed uploads as GCS does.
 
-    Prints the `export` lines that point pique-engine (and any Google client) at them.
+    Prints the `export` lines that point `pique-engine api`, `pique-engine worker` (and any
+    Google client) at them, with a throwaway service-account key to sign upload URLs.
     """
     from ..dev.stack import main as stack_main
 
     args = ["--project", project, "--topic", topic, "--subscription", subscription, "--bucket", bucket]
-    if workdir:
-        args += ["--workdir", str(workdir)]
+    for flag, value in (("--workdir", workdir), ("--pubsub-port", pubsub_port), ("--gcs-port", gcs_port)):
+        if value is not None:
+            args += [flag, str(value)]
     sys.exit(stack_main(args))
 
 
@@ -203,21 +207,36 @@ def dev(settings, host: str, port: int, data_dir: Path) -> None:
 @click.option("--port", type=int, default=8080, show_default=True)
 @click.pass_obj
 def api(settings, host: str, port: int) -> None:
-    """Serve the upload API (signed GCS URLs for PIQUE_BUCKET)."""
+    """Serve the upload API (signed GCS URLs for PIQUE_BUCKET).
+
+    Checks at start that the database is reachable and migrated and that upload URLs can be
+    signed; exits 1 with one line saying what is missing otherwise.
+    """
     import uvicorn
 
     from ..api.app import create_app
+    from ..api.readiness import readiness_problem
     from ..storage.upload_urls import GcsSigner
     from ..store import Store
 
     if not settings.bucket:
-        raise click.UsageError("set PIQUE_BUCKET, the bucket the upload URLs point at")
+        _fail("PIQUE_BUCKET is not set: set it to the bucket the upload URLs point at "
+              "(the one whose notifications the worker consumes)")  # fmt: skip
     try:
         store = Store.open(settings.database_url)
-        app = create_app(store, GcsSigner(settings.bucket), settings)
     except PiqueError as exc:
-        raise click.ClickException(str(exc)) from None
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+        _fail(str(exc))
+    signer = GcsSigner(settings.bucket)
+    if problem := readiness_problem(store, signer):
+        store.close()
+        _fail(problem)
+    uvicorn.run(create_app(store, signer, settings), host=host, port=port, log_level="warning")
+
+
+def _fail(message: str) -> NoReturn:
+    """Exit 1 with `message` as one line on stderr: what is missing and how to provide it."""
+    click.echo(f"error: {' '.join(message.split())}", err=True)
+    sys.exit(1)
 
 
 @cli.group()

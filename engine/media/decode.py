@@ -11,8 +11,8 @@ from typing import IO
 
 import numpy as np
 
-from ..detector import Media
 from ..errors import ProbeError
+from .info import Media
 from .sniff import HEAD_BYTES, sniff
 
 

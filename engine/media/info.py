@@ -7,7 +7,9 @@ Dimensions are what a viewer sees: rotation and EXIF orientation are already app
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import IO, Literal
 
 from pydantic import BaseModel, ConfigDict
 
@@ -79,3 +81,20 @@ class MediaInfo(_Frozen):
         if self.audio is not None:
             return f"audio ({self.container}, {self.audio.sample_rate} Hz)"
         return f"a {self.container} file"
+
+
+@dataclass(frozen=True)
+class Media:
+    """A probed file as a detector receives it.
+
+    `info` is the shared description. Detectors that declared `reads="content"` may call
+    `open()` for a fresh seekable binary file object of the whole content (or use
+    `pique_engine.audio_blocks` to get samples); header-only detectors never should.
+    """
+
+    info: MediaInfo
+    name: str
+    opener: Callable[[], IO[bytes]] = field(repr=False)
+
+    def open(self) -> IO[bytes]:
+        return self.opener()

@@ -11,8 +11,8 @@ import io
 import struct
 from typing import IO
 
-from . import rotation as mp4
 from ..errors import ProbeError
+from .rotation import overrunning_box
 from .sniff import Format
 
 _PNG_END = b"\x00\x00\x00\x00IEND\xaeB`\x82"
@@ -35,7 +35,7 @@ def check_complete(f: IO[bytes], fmt: Format, size: int) -> None:
 
 
 def _mov(f: IO[bytes], size: int) -> str | None:
-    over = mp4.overrunning_box(f, size)
+    over = overrunning_box(f, size)
     if over is None:
         return None
     kind, end = over

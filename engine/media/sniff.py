@@ -72,15 +72,36 @@ def sniff(head: bytes) -> Format:
         return Format("aac", "pyav", demuxer="aac")
     if head[0] == 0x47:  # MPEG-TS sync byte; the demuxer confirms it or fails
         return Format("ts", "pyav", demuxer="mpegts")
-    raise ProbeError(f"not a supported media file: {_describe_unknown(head)}")
+    raise ProbeError(_describe_unknown(head))
 
 
 def _describe_unknown(head: bytes) -> str:
+    """The error message for a head no reader recognises."""
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if text.startswith(b"#EXTM3U"):
-        return "it is an HLS/M3U playlist, which only points at other files; upload the media itself"
+        return "not a supported media file: it is an HLS/M3U playlist, which only points at other files; upload the media itself"
     if text.startswith(b"ffconcat"):
-        return "it is an FFmpeg concat script, not media; upload the media itself"
-    if text[:1] in (b"<", b"{", b"[") or all(32 <= c < 127 or c in (9, 10, 13) for c in text[:32]):
-        return "it looks like text, not video, image or audio"
-    return f"its first bytes ({head[:12].hex(' ')}) match no video, image or audio format pique-engine reads"
+        return "not a supported media file: it is an FFmpeg concat script, not media; upload the media itself"
+    if _is_text(text):
+        return "not a supported media file: it looks like text, not video, image or audio"
+    return (
+        f"not recognised media: the first bytes ({head[:12].hex(' ')}) match no video, image or audio format "
+        f"pique-engine reads; upload a video, image or audio file"
+    )
+
+
+def _is_text(data: bytes) -> bool:
+    """Whether `data` reads as UTF-8 text: printable characters and line breaks, nothing else.
+
+    Judged on every byte sniffed, not on the first one: random bytes start with `{` or `<`
+    one time in 128, and are still not text.
+    """
+    if not data:
+        return False
+    try:
+        decoded = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(data) - 3:  # only a character cut at the end of the sniffed head is forgiven
+            return False
+        decoded = data[: exc.start].decode("utf-8")
+    return all(c.isprintable() or c in "\t\r\n" for c in decoded)

@@ -1,9 +1,12 @@
 """Signed upload URLs: where a client PUTs its file, and the headers the PUT must carry.
 
 Every signer answers `UploadSigner.sign_put` with a `SignedUpload`. The PUT must send exactly
-the returned headers: ``Content-Type`` (the file's MIME type) and
-``x-goog-content-length-range: N,N``, which binds the body to the declared size. Both are
-part of the signature, so a client cannot swap the type or send a different number of bytes.
+the returned headers: ``Content-Type`` (the file's MIME type),
+``x-goog-content-length-range: N,N``, which binds the body to the declared size, and
+``x-goog-if-generation-match: 0``, which makes storage refuse the PUT when the object already
+exists, so a URL uploads once and an evaluated upload is never replaced. All three are part
+of the signature, so a client can neither swap the type, send a different number of bytes,
+nor drop the precondition.
 
 - `GcsSigner`: V4 signed URLs for Google Cloud Storage. With a service-account key
   (``GOOGLE_APPLICATION_CREDENTIALS``) it signs locally; with keyless credentials (Cloud Run,
@@ -12,8 +15,7 @@ part of the signature, so a client cannot swap the type or send a different numb
 - `LocalSigner`: HMAC-signed URLs served by ``pique-engine dev`` itself, with `LocalSigner.verify`
   for the server that receives the PUT.
 
-`content_type_for` picks the MIME type for a file; `safe_object_filename` makes a client's
-filename safe as the last segment of ``{org_id}/pending/{job_id}/{filename}``.
+`UploadSigner.check` says, before any request, whether a signer can sign at all.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ import hmac
 import logging
 import math
 import threading
-import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -31,9 +34,9 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from ..errors import SigningError, UploadRefused
+from .filenames import ALL_MIME_TYPES
 
 __all__ = [
-    "MAX_FILENAME_BYTES",
     "MAX_URL_LIFETIME",
     "GcsSigner",
     "LocalSigner",
@@ -42,20 +45,22 @@ __all__ = [
     "SigningError",
     "UploadRefused",
     "UploadSigner",
-    "content_type_for",
-    "safe_object_filename",
     "upload_headers",
 ]
 
 log = logging.getLogger(__name__)
 
 MAX_URL_LIFETIME = timedelta(days=7)  # the most a V4 signature may be valid for
-MAX_FILENAME_BYTES = 255
 CONTENT_LENGTH_RANGE = "x-goog-content-length-range"
+IF_GENERATION_MATCH = "x-goog-if-generation-match"
 _CLOUD_PLATFORM = "https://www.googleapis.com/auth/cloud-platform"
+_NO_WAY_TO_SIGN = "no way to sign upload URLs"
+_HOW_TO_SIGN = (
+    "set GOOGLE_APPLICATION_CREDENTIALS to a service-account key file (pique-engine stack writes one for "
+    "the emulators) or run with credentials that can call iam.serviceAccounts.signBlob"
+)
 
 
-# Until errors.py holds them (both belong directly under PiqueError).
 class RefusalReason(StrEnum):
     """Why `LocalSigner.verify` refused a PUT."""
 
@@ -63,6 +68,7 @@ class RefusalReason(StrEnum):
     BAD_SIGNATURE = "bad_signature"
     WRONG_CONTENT_TYPE = "wrong_content_type"
     WRONG_LENGTH = "wrong_length"
+    WRONG_PRECONDITION = "wrong_precondition"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +90,18 @@ class UploadSigner(Protocol):
         """
         ...
 
+    def check(self) -> None:
+        """Raise `SigningError` saying what is missing and how to provide it, unless this signer can sign."""
+        ...
+
 
 def upload_headers(content_type: str, size: int) -> dict[str, str]:
-    """The headers every signed PUT must carry, and that every signer signs."""
-    return {"Content-Type": content_type, CONTENT_LENGTH_RANGE: f"{size},{size}"}
+    """The headers every signed PUT must carry, and that every signer signs.
+
+    Generation 0 means "no live object": GCS answers 412 Precondition Failed to a PUT onto an
+    existing object, so a URL cannot replace an upload that was (or is being) evaluated.
+    """
+    return {"Content-Type": content_type, CONTENT_LENGTH_RANGE: f"{size},{size}", IF_GENERATION_MATCH: "0"}
 
 
 def _check_request(content_type: str, size: int, expires: datetime, now: datetime) -> None:
@@ -157,6 +171,20 @@ class GcsSigner:
             ) from exc
         return SignedUpload(url=url, headers=headers, expires_at=expires)
 
+    def check(self) -> None:
+        """Raise `SigningError` unless credentials are found that hold a key or name a service account.
+
+        Keyless credentials are refreshed (a call to the metadata server or token endpoint), but
+        signBlob is not called: whether IAM grants it shows at the first signature.
+        """
+        try:
+            self._signing_identity()
+        except SigningError:
+            raise
+        except Exception as exc:  # refreshing keyless credentials failed
+            raise SigningError(f"{_NO_WAY_TO_SIGN}: the Google credentials could not be refreshed "
+                               f"({type(exc).__name__}: {exc}); {_HOW_TO_SIGN}") from exc  # fmt: skip
+
     def _storage_client(self) -> Any:
         from google.cloud import storage
 
@@ -176,13 +204,11 @@ class GcsSigner:
         with self._lock:
             if self._credentials is None:
                 try:
-                    self._credentials, _ = google.auth.default(scopes=[_CLOUD_PLATFORM])
+                    with _silenced(logging.getLogger("google.auth._default")):
+                        self._credentials, _ = google.auth.default(scopes=[_CLOUD_PLATFORM])
                 except google.auth.exceptions.DefaultCredentialsError as exc:
-                    raise SigningError(
-                        "no Google credentials to sign upload URLs with: set GOOGLE_APPLICATION_CREDENTIALS "
-                        "to a service-account key file (any throwaway key works against fake-gcs-server), "
-                        f"or run as a service account ({exc})"
-                    ) from exc
+                    reason = " ".join(str(exc).split())
+                    raise SigningError(f"{_NO_WAY_TO_SIGN}: {_HOW_TO_SIGN} (Google credentials: {reason})") from exc
             credentials = self._credentials
             if isinstance(credentials, google.auth.credentials.Signing):
                 return credentials, {}
@@ -191,12 +217,26 @@ class GcsSigner:
             email = getattr(credentials, "service_account_email", None)
             if not email or email == "default":
                 raise SigningError(
-                    f"{type(credentials).__module__}.{type(credentials).__name__} cannot sign upload URLs: "
-                    "they hold no key and name no service account. Use a service-account key "
-                    "(GOOGLE_APPLICATION_CREDENTIALS), run as a service account, or impersonate one "
+                    f"{_NO_WAY_TO_SIGN}: the credentials found ({type(credentials).__module__}."
+                    f"{type(credentials).__name__}) hold no key and name no service account; {_HOW_TO_SIGN}, "
+                    "or impersonate a service account "
                     "(gcloud auth application-default login --impersonate-service-account=SA_EMAIL)"
                 )
             return credentials, {"service_account_email": email, "access_token": credentials.token}
+
+
+@contextmanager
+def _silenced(logger: logging.Logger) -> Iterator[None]:
+    """Drop `logger`'s records meanwhile: google.auth warns of each way it failed to find
+    credentials, where `SigningError` already says what is missing in one line."""
+    def drop(record: logging.LogRecord) -> bool:
+        return False
+
+    logger.addFilter(drop)
+    try:
+        yield
+    finally:
+        logger.removeFilter(drop)
 
 
 # --- local (pique-engine dev) --------------------------------------------------------------
@@ -206,7 +246,8 @@ class LocalSigner:
     """Signed PUT URLs for the embedded development server's own storage.
 
     The URL is ``{base_url}/storage/{object_name}?expires=<unix>&signature=<hex>``, where the
-    signature is HMAC-SHA256 over ``"PUT\\n{object_name}\\n{content_type}\\n{size}\\n{expires}"``
+    signature is HMAC-SHA256 over
+    ``"PUT\\n{object_name}\\n{content_type}\\n{size}\\n{expires}\\n{x-goog-if-generation-match}"``
     keyed with `secret`. The server receiving the PUT checks it with `verify`.
     """
 
@@ -219,9 +260,12 @@ class LocalSigner:
         self.base_url = base_url.rstrip("/")
         self._key = key
 
-    def signature(self, object_name: str, content_type: str, size: int, expires: int) -> str:
-        message = f"PUT\n{object_name}\n{content_type}\n{size}\n{expires}".encode()
+    def signature(self, object_name: str, content_type: str, size: int, expires: int, generation_match: str = "0") -> str:
+        message = f"PUT\n{object_name}\n{content_type}\n{size}\n{expires}\n{generation_match}".encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+    def check(self) -> None:
+        """A local signer holds its key from the start: it can always sign."""
 
     def sign_put(self, object_name: str, *, content_type: str, size: int, expires: datetime) -> SignedUpload:
         _check_request(content_type, size, expires, datetime.now(UTC))
@@ -240,27 +284,17 @@ class LocalSigner:
         now: datetime | None = None,
         *,
         length_range: str | None = None,
+        generation_match: str | None = None,
     ) -> None:
         """Accept a PUT of `content_length` bytes or raise `UploadRefused` saying what is wrong.
 
         `object_name` is the URL path after ``/storage/``, percent-decoded; `expires` and
-        `signature` are the query parameters; `length_range` is the request's
-        ``x-goog-content-length-range`` header, when it sent one.
+        `signature` are the query parameters; `length_range` and `generation_match` are the
+        request's ``x-goog-content-length-range`` and ``x-goog-if-generation-match`` headers,
+        or None when it sent none. Whether the object already exists is for the storage to say.
         """
-        now = now or datetime.now(UTC)
         content_type = content_type or ""
-        try:
-            unix = int(expires)
-        except (TypeError, ValueError):
-            unix = -1
-        if not 0 <= unix < 2**40:
-            raise UploadRefused(
-                RefusalReason.BAD_SIGNATURE,
-                f"the URL's expires={expires!r} is not a Unix time; use the upload_url exactly as issued",
-            )
-        if now.timestamp() >= unix:
-            when = datetime.fromtimestamp(unix, UTC).isoformat().replace("+00:00", "Z")
-            raise UploadRefused(RefusalReason.EXPIRED, f"the upload URL expired at {when}; create a new job for a fresh URL")
+        unix = _unexpired(expires, now or datetime.now(UTC))
         if length_range is not None:
             low, high = _parse_range(length_range)
             if not low <= content_length <= high:
@@ -269,26 +303,56 @@ class LocalSigner:
                     f"the body is {content_length:,} bytes but the upload allows {_allowed(low, high)}; "
                     "upload the file whose size was declared, or create a new job with the real size",
                 )
-        if self._matches(signature, object_name, content_type, content_length, unix):
-            return
-        # Say which header was wrong when some other value would have matched the signature.
-        for other in _ALL_MIME_TYPES:
-            if other != content_type and self._matches(signature, object_name, other, content_length, unix):
-                raise UploadRefused(
+        if not self._matches(signature, object_name, content_type, content_length, unix, generation_match or ""):
+            raise self._mismatch(signature, object_name, content_type, content_length, unix, generation_match)
+
+    def _mismatch(
+        self, signature: str, object_name: str, content_type: str, size: int, expires: int, generation_match: str | None
+    ) -> UploadRefused:
+        """Why the signature does not match: a header when some other value of it would have matched."""
+        if self._matches(signature, object_name, content_type, size, expires, "0"):
+            return UploadRefused(
+                RefusalReason.WRONG_PRECONDITION,
+                f"the PUT's {IF_GENERATION_MATCH} is {generation_match or 'missing'!r} but the URL was signed for '0' "
+                "(upload once, never over an existing object); send exactly the upload_headers the API returned",
+            )
+        for other in ALL_MIME_TYPES:
+            if other != content_type and self._matches(signature, object_name, other, size, expires, "0"):
+                return UploadRefused(
                     RefusalReason.WRONG_CONTENT_TYPE,
                     f"the PUT's Content-Type is {content_type or 'missing'!r} but the URL was signed for {other!r}; "
                     "send exactly the upload_headers the API returned",
                 )
-        raise UploadRefused(
+        return UploadRefused(
             RefusalReason.BAD_SIGNATURE,
-            "the signature does not match: the URL was altered, or the PUT's Content-Type or length differs "
+            "the signature does not match: the URL was altered, or the PUT's headers or length differ "
             "from what was signed; send the upload_url unchanged with exactly the upload_headers, "
             "and a body of the declared size",
         )
 
-    def _matches(self, signature: str, object_name: str, content_type: str, size: int, expires: int) -> bool:
+    def _matches(
+        self, signature: str, object_name: str, content_type: str, size: int, expires: int, generation_match: str
+    ) -> bool:
         given = signature.lower().encode() if signature.isascii() else b""
-        return hmac.compare_digest(self.signature(object_name, content_type, size, expires).encode(), given)
+        expected = self.signature(object_name, content_type, size, expires, generation_match)
+        return hmac.compare_digest(expected.encode(), given)
+
+
+def _unexpired(expires: str | int, now: datetime) -> int:
+    """The URL's expiry as a Unix time, or `UploadRefused` when it is not one or has passed."""
+    try:
+        unix = int(expires)
+    except (TypeError, ValueError):
+        unix = -1
+    if not 0 <= unix < 2**40:
+        raise UploadRefused(
+            RefusalReason.BAD_SIGNATURE,
+            f"the URL's expires={expires!r} is not a Unix time; use the upload_url exactly as issued",
+        )
+    if now.timestamp() >= unix:
+        when = datetime.fromtimestamp(unix, UTC).isoformat().replace("+00:00", "Z")
+        raise UploadRefused(RefusalReason.EXPIRED, f"the upload URL expired at {when}; create a new job for a fresh URL")
+    return unix
 
 
 def _parse_range(value: str) -> tuple[int, int]:
@@ -303,90 +367,3 @@ def _parse_range(value: str) -> tuple[int, int]:
 
 def _allowed(low: int, high: int) -> str:
     return f"exactly {low:,}" if low == high else f"{low:,} to {high:,}"
-
-
-# --- MIME types and object names ---------------------------------------------------------
-
-# Extension → MIME type within each declared kind. The worker recognises formats from their
-# bytes, never from names, so this only labels the stored object: an extension from another
-# kind (a .png declared as video) or none at all gets the honest application/octet-stream.
-_MIME_TYPES: dict[str, dict[str, str]] = {
-    "video": {
-        "mp4": "video/mp4", "m4v": "video/mp4", "mov": "video/quicktime", "qt": "video/quicktime",
-        "webm": "video/webm", "mkv": "video/x-matroska", "avi": "video/x-msvideo", "mpeg": "video/mpeg",
-        "mpg": "video/mpeg", "3gp": "video/3gpp", "3g2": "video/3gpp2", "ogv": "video/ogg", "ogg": "video/ogg",
-        "ts": "video/mp2t", "m2ts": "video/mp2t", "flv": "video/x-flv", "wmv": "video/x-ms-wmv",
-    },
-    "image": {
-        "jpg": "image/jpeg", "jpeg": "image/jpeg", "jpe": "image/jpeg", "jfif": "image/jpeg", "png": "image/png",
-        "webp": "image/webp", "gif": "image/gif", "avif": "image/avif", "heic": "image/heic", "heif": "image/heif",
-        "bmp": "image/bmp", "tif": "image/tiff", "tiff": "image/tiff",
-    },
-    "audio": {
-        "mp3": "audio/mpeg", "wav": "audio/wav", "flac": "audio/flac", "m4a": "audio/mp4", "mp4": "audio/mp4",
-        "aac": "audio/aac", "ogg": "audio/ogg", "oga": "audio/ogg", "opus": "audio/ogg", "weba": "audio/webm",
-        "webm": "audio/webm", "aif": "audio/aiff", "aiff": "audio/aiff",
-    },
-}  # fmt: skip
-FALLBACK_MIME_TYPE = "application/octet-stream"
-_ALL_MIME_TYPES = tuple(sorted({m for kind in _MIME_TYPES.values() for m in kind.values()} | {FALLBACK_MIME_TYPE}))
-
-
-def content_type_for(filename: str, declared_kind: str) -> str:
-    """The MIME type for `filename` as the declared kind (video, image or audio).
-
-    >>> content_type_for("clip.MOV", "video"), content_type_for("voice.mp4", "audio")
-    ('video/quicktime', 'audio/mp4')
-    >>> content_type_for("photo.png", "video")
-    'application/octet-stream'
-    """
-    if declared_kind not in _MIME_TYPES:
-        raise ValueError(f"declared_kind must be one of {', '.join(_MIME_TYPES)}, not {declared_kind!r}")
-    _, dot, ext = filename.rpartition(".")
-    return _MIME_TYPES[declared_kind].get(ext.lower(), FALLBACK_MIME_TYPE) if dot else FALLBACK_MIME_TYPE
-
-
-# Categories dropped from names: controls, format characters (bidi overrides, zero-width
-# characters, BOM, tags), surrogates, private use, unassigned, line/paragraph separators.
-_DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"})
-# Legal in GCS names but trouble in URLs, gsutil wildcards or shells and file systems.
-_REPLACED = frozenset('\\/:*?"<>|#[]')
-_MAX_EXTENSION = 16
-_DEFAULT_STEM = "file"
-
-
-def safe_object_filename(filename: str) -> str:
-    """`filename` made safe as the last segment of an object name; never empty, keeps the extension.
-
-    Only the part after the last ``/`` or ``\\`` is kept (no directories, no traversal); the
-    result is NFC-normalised, has no control or invisible formatting characters, starts with
-    no dot, and is at most `MAX_FILENAME_BYTES` bytes of UTF-8.
-
-    >>> safe_object_filename("../../etc/passwd"), safe_object_filename("clip\\u202egnp.mp4")
-    ('passwd', 'clipgnp.mp4')
-    """
-    name = unicodedata.normalize("NFC", filename)
-    name = name.replace("\\", "/").rstrip("/ ").rpartition("/")[2]
-    chars = []
-    for c in name:
-        category = unicodedata.category(c)
-        if category in _DROPPED_CATEGORIES:
-            continue
-        chars.append(" " if category == "Zs" else "_" if c in _REPLACED else c)
-    name = unicodedata.normalize("NFC", "".join(chars)).strip(" ")
-    stem, dot, ext = name.rpartition(".")
-    if not dot or not ext or len(ext) > _MAX_EXTENSION or not (ext.isascii() and ext.isalnum()):
-        stem, ext = name, ""
-    stem = stem.strip(" .") or _DEFAULT_STEM
-    suffix = f".{ext}" if ext else ""
-    return _truncate(stem, MAX_FILENAME_BYTES - len(suffix.encode())) + suffix
-
-
-def _truncate(stem: str, max_bytes: int) -> str:
-    cut = max_bytes
-    while len(stem.encode()) > max_bytes and cut > 0:
-        # Cut whole characters, then renormalise: a cut can leave a bare combining mark, and
-        # the rare character NFC expands can push the result over again, so cut deeper.
-        stem = unicodedata.normalize("NFC", stem.encode()[:cut].decode(errors="ignore")).rstrip(" .")
-        cut -= 1
-    return stem or _DEFAULT_STEM

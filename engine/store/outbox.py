@@ -4,11 +4,14 @@
 lease in the same statement that selects them (``FOR UPDATE SKIP LOCKED`` on PostgreSQL;
 on SQLite the single UPDATE is atomic), so two senders never get the same delivery at once.
 A sender that dies mid-send loses nothing: when the lease runs out the row is due again.
+`release_deliveries` hands claimed rows back at once, for a sender that claimed more than it
+can start (see the dispatcher's per-organisation cap) or that is stopping.
 `record_delivery_attempt` logs every try and sets the next one or the final status.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -25,11 +28,21 @@ _PENDING = DeliveryStatus.PENDING.value
 
 class OutboxMixin(StoreBase):
     def due_deliveries(
-        self, now: datetime | None = None, limit: int = 10, *, lease: timedelta = DEFAULT_SEND_LEASE
+        self,
+        now: datetime | None = None,
+        limit: int = 10,
+        *,
+        lease: timedelta = DEFAULT_SEND_LEASE,
+        exclude_orgs: Collection[str] = (),
     ) -> list[Delivery]:
-        """Claim up to `limit` pending deliveries due at `now`, oldest first, for `lease`."""
+        """Claim up to `limit` pending deliveries due at `now`, oldest first, for `lease`.
+
+        Rows of the organisations in `exclude_orgs` are left for later (and for other senders).
+        """
         now = now or utc_now()
-        due = (DeliveryRow.status == _PENDING, DeliveryRow.next_attempt_at <= now)
+        due = [DeliveryRow.status == _PENDING, DeliveryRow.next_attempt_at <= now]
+        if exclude_orgs:
+            due.append(DeliveryRow.org_id.not_in(sorted(exclude_orgs)))
         # A CTE, not ``id IN (subquery)``: PostgreSQL may rescan an IN-subquery and, since our own
         # UPDATE has moved the first rows out of the due set, pick more than `limit` rows.
         pick = (
@@ -49,6 +62,19 @@ class OutboxMixin(StoreBase):
                 .execution_options(synchronize_session=False)
             ).all()
             return sorted((to_delivery(r) for r in rows), key=lambda d: d.id)
+
+    def release_deliveries(self, delivery_ids: Collection[int], due_at: datetime) -> int:
+        """Hand claimed, unsent deliveries back, due again at `due_at`; returns how many were pending."""
+        if not delivery_ids:
+            return 0
+        with self._write() as s:
+            result = s.execute(
+                update(DeliveryRow)
+                .where(DeliveryRow.id.in_(sorted(delivery_ids)), DeliveryRow.status == _PENDING)
+                .values(next_attempt_at=due_at)
+                .execution_options(synchronize_session=False)
+            )
+            return result.rowcount
 
     def record_delivery_attempt(
         self,

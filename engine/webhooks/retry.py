@@ -15,6 +15,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..settings import Settings
 
 __all__ = ["DEFAULT_DELAYS", "RetryPolicy", "parse_retry_after"]
 
@@ -78,6 +82,12 @@ class RetryPolicy:
     # a week" must not park an event past the end of the whole schedule.
     max_retry_after: float = 3600.0
     random: Callable[[], float] = field(default=_random.random, repr=False, compare=False)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RetryPolicy:
+        """The webhook schedule ``PIQUE_WEBHOOK_RETRY_DELAYS`` describes (the default when unset)."""
+        delays = settings.retry_delays()
+        return cls() if delays is None else cls(delays=delays)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "delays", tuple(float(d) for d in self.delays))

@@ -196,6 +196,11 @@ class WebhookSender:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    @property
+    def timeout_sec(self) -> float:
+        """The limit on one attempt as a whole."""
+        return self._timeout_sec
+
     def send(
         self,
         url: str,
@@ -213,19 +218,7 @@ class WebhookSender:
         """
         current = time.time() if now is None else now
         signature = sign(body, secrets, int(current))
-        started = time.monotonic()
-
-        def result(
-            *,
-            ok: bool = False,
-            status: int | None = None,
-            error: str | None = None,
-            retry_after: float | None = None,
-            stop: bool = False,
-        ) -> DeliveryResult:
-            elapsed = round((time.monotonic() - started) * 1000, 1)
-            return DeliveryResult(ok, status, error, retry_after, stop, elapsed)
-
+        result = _Outcome(time.monotonic())
         try:
             target = netguard.resolve_public(url, allow_private=allow_private, resolver=self._resolver)
         except WebhookTargetRefused as exc:
@@ -235,7 +228,25 @@ class WebhookSender:
         except WebhookError as exc:
             return result(error=_short(str(exc)))
 
-        request = httpx.Request(
+        request = self._request(target, body, signature, event_id)
+        deadline = _Deadline(self._timeout_sec)
+        request.extensions["trace"] = deadline.trace
+        try:
+            # stream=True: the response body is never read, so a receiver cannot make us
+            # download anything; follow_redirects=False even if the injected client says otherwise.
+            with deadline:
+                response = self._client.send(request, stream=True, follow_redirects=False)
+        except httpx.TransportError as exc:
+            if deadline.expired:
+                return result(error=f"timed out after {self._timeout_sec:g} s {deadline.phase}")
+            return result(error=_transport_reason(exc, self._timeout_sec))
+        try:
+            return _judge_response(response, result, now=current)
+        finally:
+            response.close()
+
+    def _request(self, target: netguard.ResolvedTarget, body: bytes, signature: str, event_id: str) -> httpx.Request:
+        return httpx.Request(
             "POST",
             target.connect_url,
             content=bytes(body),
@@ -254,29 +265,37 @@ class WebhookSender:
                 "sni_hostname": target.sni_hostname,
             },
         )
-        deadline = _Deadline(self._timeout_sec)
-        request.extensions["trace"] = deadline.trace
-        try:
-            # stream=True: the response body is never read, so a receiver cannot make us
-            # download anything; follow_redirects=False even if the injected client says otherwise.
-            with deadline:
-                response = self._client.send(request, stream=True, follow_redirects=False)
-        except httpx.TransportError as exc:
-            if deadline.expired:
-                return result(error=f"timed out after {self._timeout_sec:g} s {deadline.phase}")
-            return result(error=_transport_reason(exc, self._timeout_sec))
-        try:
-            status = response.status_code
-            if 200 <= status < 300:
-                return result(ok=True, status=status)
-            retry_after = parse_retry_after(response.headers.get("Retry-After"), now=current)
-            if 300 <= status < 400:
-                location = response.headers.get("Location", "no Location")
-                error = f"HTTP {status} redirect to {location} not followed; configure the final URL"
-            elif status == 410:
-                error = "HTTP 410 Gone: the receiver asked us to stop sending to this URL"
-            else:
-                error = f"HTTP {status} {response.reason_phrase}".rstrip()
-            return result(status=status, error=_short(error), retry_after=retry_after, stop=status == 410)
-        finally:
-            response.close()
+
+
+class _Outcome:
+    """Builds the `DeliveryResult` of an attempt that began at `started` (monotonic seconds)."""
+
+    def __init__(self, started: float) -> None:
+        self.started = started
+
+    def __call__(
+        self,
+        *,
+        ok: bool = False,
+        status: int | None = None,
+        error: str | None = None,
+        retry_after: float | None = None,
+        stop: bool = False,
+    ) -> DeliveryResult:
+        elapsed = round((time.monotonic() - self.started) * 1000, 1)
+        return DeliveryResult(ok, status, error, retry_after, stop, elapsed)
+
+
+def _judge_response(response: httpx.Response, result: _Outcome, *, now: float) -> DeliveryResult:
+    status = response.status_code
+    if 200 <= status < 300:
+        return result(ok=True, status=status)
+    retry_after = parse_retry_after(response.headers.get("Retry-After"), now=now)
+    if 300 <= status < 400:
+        location = response.headers.get("Location", "no Location")
+        error = f"HTTP {status} redirect to {location} not followed; configure the final URL"
+    elif status == 410:
+        error = "HTTP 410 Gone: the receiver asked us to stop sending to this URL"
+    else:
+        error = f"HTTP {status} {response.reason_phrase}".rstrip()
+    return result(status=status, error=_short(error), retry_after=retry_after, stop=status == 410)

@@ -11,7 +11,6 @@ from ..settings import Settings
 from ..storage.gcs import GcsStorage
 from ..store import Store, upgrade
 from ..webhooks.dispatcher import OutboxDispatcher
-from ..webhooks.sender import WebhookSender
 from .checks import Readiness, database_problem, startup_problems
 from .handler import Worker
 from .metrics import WorkerMetrics
@@ -44,8 +43,7 @@ def run_worker(settings: Settings, *, max_messages: int | None = None) -> Counte
         if problems:
             raise StartupError(problems[0])
         metrics = WorkerMetrics()
-        dispatcher = OutboxDispatcher(store, WebhookSender.from_settings(settings), policy=settings.retry_policy(),
-                                      allow_private=settings.webhook_allow_private, metrics=metrics)  # fmt: skip
+        dispatcher = OutboxDispatcher.from_settings(store, settings, metrics=metrics)
         worker = Worker(settings, store, GcsStorage(settings.bucket, settings.google_cloud_project), metrics=metrics, results=dispatcher.wake)
         source = PubSubSource(settings.subscription, concurrency=settings.concurrency, ack_extension_sec=settings.ack_extension_sec)
         ready = Readiness([lambda: database_problem(store), lambda: subscription_problem(settings.subscription)])

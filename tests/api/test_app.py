@@ -12,16 +12,13 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pytest
 from fastapi import APIRouter
 
-from pique_engine.api.app import MAX_FILE_SIZE_BYTES, ApiError, create_app
+from pique_engine.api.app import create_app
+from pique_engine.api.errors import ApiError
+from pique_engine.api.schemas import MAX_FILE_SIZE_BYTES
 from pique_engine.errors import StoreError
 from pique_engine.settings import Settings
-from pique_engine.storage.upload_urls import (
-    LocalSigner,
-    SignedUpload,
-    SigningError,
-    safe_object_filename,
-    upload_headers,
-)
+from pique_engine.storage.filenames import safe_object_filename
+from pique_engine.storage.upload_urls import LocalSigner, SignedUpload, SigningError, upload_headers
 from pique_engine.store import JobStatus, NewOrg, Store
 
 from ..databases import database_url, pg_url  # noqa: F401 - fixtures
@@ -54,6 +51,9 @@ class RecordingSigner:
         self.calls.append({"object_name": object_name, "content_type": content_type, "size": size, "expires": expires})
         return SignedUpload(f"https://storage.example/{object_name}?sig=1", upload_headers(content_type, size), expires)
 
+    def check(self) -> None:
+        pass
+
 
 class BrokenSigner:
     def __init__(self, error: Exception) -> None:
@@ -61,6 +61,9 @@ class BrokenSigner:
 
     def sign_put(self, object_name: str, **kwargs) -> SignedUpload:
         raise self.error
+
+    def check(self) -> None:
+        pass  # it finds credentials, but signing fails (as when IAM refuses signBlob)
 
 
 @pytest.fixture
@@ -134,10 +137,11 @@ def test_the_contract_example_creates_a_job_awaiting_upload(client, store, org, 
     assert response.headers["cache-control"] == "no-store"
 
 
-def test_upload_headers_carry_the_content_type_and_bind_the_declared_size(client, org):
+def test_upload_headers_carry_the_content_type_bind_the_declared_size_and_refuse_an_overwrite(client, org):
     body = post(client, org).json()
 
-    assert body["upload_headers"] == {"Content-Type": "video/mp4", "x-goog-content-length-range": "52428800,52428800"}
+    assert body["upload_headers"] == {"Content-Type": "video/mp4", "x-goog-content-length-range": "52428800,52428800",
+                                      "x-goog-if-generation-match": "0"}  # fmt: skip
 
 
 def test_expires_at_is_iso_utc_15_minutes_after_creation_and_what_the_job_stores(client, store, org):
@@ -173,7 +177,8 @@ def test_the_local_signer_url_accepts_the_contract_put_with_the_returned_headers
     assert object_name == f"{org.org.id}/pending/{body['job_id']}/my clip.mp4"
     headers = body["upload_headers"]
     signer.verify(object_name, headers["Content-Type"], 52428800, params["expires"], params["signature"],
-                  length_range=headers["x-goog-content-length-range"])  # fmt: skip
+                  length_range=headers["x-goog-content-length-range"],
+                  generation_match=headers["x-goog-if-generation-match"])  # fmt: skip
 
 
 def test_optional_fields_may_be_omitted_or_null(client, store, org):
@@ -292,6 +297,7 @@ INVALID = [
     ("title with NUL", {**CONTRACT_BODY, "title": "a\x00b"}, "title"),
     ("description too long", {**CONTRACT_BODY, "description": "d" * 10_001}, "description"),
     ("webhook_url not a string", {**CONTRACT_BODY, "webhook_url": 1}, "webhook_url"),
+    ("webhook_url too long", {**CONTRACT_BODY, "webhook_url": "https://hooks.example.com/" + "a" * 2023}, "webhook_url"),
     ("unknown field", {**CONTRACT_BODY, "callback": "https://x.example"}, "callback"),
 ]
 
@@ -455,6 +461,45 @@ def test_unknown_or_impossible_job_ids_are_404(client, org, job_id):
     assert response.status_code == 404 and response.json()["error"]["code"] in ("job_not_found", "not_found")
 
 
+# --- what errors echo back ------------------------------------------------------------------
+
+
+def test_a_10_kb_job_id_is_echoed_in_the_404_as_its_first_64_characters(client, org):
+    job_id = "j" * 10_240
+
+    message = assert_error(client.get(f"/v1/evaluations/{job_id}", headers={"X-API-Key": org.api_key}), 404,
+                           "job_not_found")  # fmt: skip
+
+    assert f"job '{'j' * 64}…' not found" in message and len(message) < 200
+
+
+def test_a_long_judge_id_is_echoed_cut(client, org):
+    message = assert_error(post(client, org, {**CONTRACT_BODY, "judge_id": "k" * 200}), 404, "judge_not_found",
+                           "judge_id")  # fmt: skip
+
+    assert f"judge '{'k' * 64}…' not found" in message
+
+
+def test_a_10_kb_unknown_field_name_is_echoed_cut(client, org):
+    response = post(client, org, {**CONTRACT_BODY, "f" * 10_240: 1})
+
+    message = assert_error(response, 400, "invalid_request", "f" * 64 + "…")
+    assert message.startswith("f" * 64 + "… is not a field of this request") and len(message) < 200
+
+
+def test_a_10_kb_unknown_path_is_echoed_cut(client):
+    message = assert_error(client.get("/v1/" + "p" * 10_240), 404, "not_found")
+
+    assert message == f"no such endpoint: GET /v1/{'p' * 60}…"
+
+
+def test_short_ids_are_echoed_whole(client, org):
+    message = assert_error(client.get("/v1/evaluations/job_doesNotExist00", headers={"X-API-Key": org.api_key}), 404,
+                           "job_not_found")  # fmt: skip
+
+    assert message == f"job 'job_doesNotExist00' not found for organisation {org.org.id!r}"
+
+
 # --- the rest of the surface -------------------------------------------------------------------
 
 
@@ -507,6 +552,7 @@ def test_openapi_documents_every_status_with_the_error_shape_and_the_api_key(cli
     assert props["content_type"]["enum"] == ["video", "image", "audio"]
     assert (props["filename"]["minLength"], props["filename"]["maxLength"]) == (1, 255)
     assert (props["file_size_bytes"]["exclusiveMinimum"], props["file_size_bytes"]["maximum"]) == (0, MAX_FILE_SIZE_BYTES)
+    assert {"type": "string", "format": "uri", "maxLength": 2048} in props["webhook_url"]["anyOf"]
     assert list(schema["components"]["schemas"]["PresignedUploadResponse"]["properties"]) == [
         "job_id", "upload_url", "upload_headers", "expires_at"]  # fmt: skip
 

@@ -1,11 +1,14 @@
-"""The local stack runs both emulators, wires uploads to notifications, and leaves nothing behind."""
+"""The local stack runs both emulators behind the verifying front, wires uploads to
+notifications, writes its throwaway key, and leaves nothing behind."""
 
 from __future__ import annotations
 
+import json
 import os
 import queue
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import threading
@@ -53,6 +56,16 @@ def test_too_short_pubsub_names_are_refused_before_anything_starts(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_port_asked_for_that_is_taken_is_refused_before_anything_starts(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(LocalStackError, match=f"port {port} on 127.0.0.1 is in use: choose another --gcs-port"):
+            start_local_stack(tmp_path / "stack", gcs_port=port, pubsub_emulator="/no/emulator", fake_gcs_server="/no/fake-gcs")
+    assert not (tmp_path / "stack").exists()
+
+
 def test_a_missing_emulator_binary_is_reported_by_path(tmp_path):
     with pytest.raises(LocalStackError, match="could not start pubsub-emulator .*/no/such/emulator"):
         start_local_stack(tmp_path, pubsub_emulator="/no/such/emulator", fake_gcs_server="/no/such/fake-gcs")
@@ -63,9 +76,10 @@ def test_stack_serves_both_emulators_on_the_ports_in_its_env(local_stack):
     env = local_stack.env
     assert env["PUBSUB_EMULATOR_HOST"] == f"127.0.0.1:{local_stack.pubsub_port}"
     assert env["STORAGE_EMULATOR_HOST"] == f"http://127.0.0.1:{local_stack.gcs_port}"
+    assert env["GOOGLE_APPLICATION_CREDENTIALS"] == str(local_stack.key_file)
     assert env["PIQUE_SUBSCRIPTION"] == f"projects/{PROJECT}/subscriptions/uploads-worker"
     assert env["PIQUE_BUCKET"] == BUCKET
-    assert local_stack.pubsub_port != local_stack.gcs_port
+    assert len({local_stack.pubsub_port, local_stack.gcs_port, local_stack.fake_gcs_port}) == 3
     assert answers(f"http://{env['PUBSUB_EMULATOR_HOST']}/")
     assert answers(f"{env['STORAGE_EMULATOR_HOST']}/storage/v1/b/{BUCKET}")
     assert set(local_stack.startup_seconds) == {"fake_gcs_server", "pubsub_emulator", "total"}
@@ -153,18 +167,19 @@ def test_message_nacked_five_times_moves_to_the_dead_letter_subscription(stack_e
 
 
 @pytest.mark.integration
-def test_exiting_the_stack_stops_both_process_groups_and_frees_ports(tmp_path):
+def test_exiting_the_stack_stops_every_process_group_and_frees_ports(tmp_path):
     require_stack_tools()
     with start_local_stack(tmp_path, "pique-stop", "topic-stop", "sub-stop", "bucket-stop") as stack:
         groups = [server.process.pid for server in stack._servers]
-        ports = (stack.pubsub_port, stack.gcs_port)
+        ports = (stack.pubsub_port, stack.gcs_port, stack.fake_gcs_port)
+        assert len(groups) == 3
         assert stack.running()
     assert not stack.running()
     for pgid in groups:
         with pytest.raises(ProcessLookupError):
             os.killpg(pgid, 0)
     assert all(port_is_closed(port) for port in ports)
-    assert {p.name for p in tmp_path.iterdir()} >= {"pubsub-emulator.log", "fake-gcs-server.log", "gcs"}
+    assert {p.name for p in tmp_path.iterdir()} >= {"pubsub-emulator.log", "fake-gcs-server.log", "gcs-front.log", "gcs"}
 
 
 def read_exports(process: subprocess.Popen, count: int, timeout: float) -> dict[str, str]:
@@ -181,23 +196,44 @@ def read_exports(process: subprocess.Popen, count: int, timeout: float) -> dict[
 
 
 @pytest.mark.integration
-def test_module_entry_prints_exports_and_stops_cleanly_on_sigterm(tmp_path):
+def test_stack_command_serves_the_ports_asked_for_prints_exports_and_stops_cleanly_on_sigterm(tmp_path):
     require_stack_tools()
+    pubsub_port, gcs_port = free_ports(2)
     process = subprocess.Popen(
-        [sys.executable, "-m", "pique_engine.dev.stack", "--workdir", str(tmp_path), "--project", "pique-cli"],
+        [sys.executable, "-m", "pique_engine", "stack", "--workdir", str(tmp_path), "--project", "pique-cli",
+         "--pubsub-port", str(pubsub_port), "--gcs-port", str(gcs_port)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-    )
+    )  # fmt: skip
     try:
-        exports = read_exports(process, 5, timeout=60)
-        assert exports["GOOGLE_CLOUD_PROJECT"] == "pique-cli"
-        assert exports["PIQUE_SUBSCRIPTION"] == "projects/pique-cli/subscriptions/uploads-worker"
+        exports = read_exports(process, 6, timeout=60)
+        assert exports == {
+            "GOOGLE_APPLICATION_CREDENTIALS": str(tmp_path / "service-account.json"),
+            "PUBSUB_EMULATOR_HOST": f"127.0.0.1:{pubsub_port}",
+            "STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{gcs_port}",
+            "GOOGLE_CLOUD_PROJECT": "pique-cli",
+            "PIQUE_BUCKET": "pique-uploads",
+            "PIQUE_SUBSCRIPTION": "projects/pique-cli/subscriptions/uploads-worker",
+        }
+        key = json.loads((tmp_path / "service-account.json").read_text())
+        assert key["type"] == "service_account" and key["client_email"].endswith("@pique-cli.iam.gserviceaccount.com")
+        assert stat.S_IMODE((tmp_path / "service-account.json").stat().st_mode) == 0o600
         assert answers(f"http://{exports['PUBSUB_EMULATOR_HOST']}/")
         assert answers(f"{exports['STORAGE_EMULATOR_HOST']}/storage/v1/b/pique-uploads")
     finally:
         process.send_signal(signal.SIGTERM)
         returncode = process.wait(timeout=30)
     assert returncode == 0, process.stderr.read()
-    assert port_is_closed(int(exports["PUBSUB_EMULATOR_HOST"].rsplit(":", 1)[1]))
-    assert port_is_closed(int(exports["STORAGE_EMULATOR_HOST"].rsplit(":", 1)[1]))
+    assert port_is_closed(pubsub_port) and port_is_closed(gcs_port)
+
+
+def free_ports(count: int) -> list[int]:
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import logging
+import threading
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from pique_engine.webhooks.dispatcher import OutboxDispatcher
 from pique_engine.webhooks.retry import RetryPolicy
@@ -88,3 +91,87 @@ def test_the_exact_stored_bytes_are_sent(store):
     dispatcher, seen = make(store, lambda r: httpx.Response(204))
     dispatcher.deliver_due()
     assert seen[0].content == body
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def test_the_retry_delay_counts_from_when_the_attempt_ended(store):
+    new = store.create_org("Acme", webhook_url="https://hooks.example.com/x")
+    store.create_judge(new.org.id, JUDGE)
+    job_id = finished_job(store, new.org.id)
+    clock = FakeClock(utc_now() + timedelta(seconds=1))
+    start = clock.now
+
+    def hangs_ten_seconds_then_fails(request: httpx.Request) -> httpx.Response:
+        clock.now += timedelta(seconds=10)
+        return httpx.Response(503)
+
+    sender, _ = mock_sender(hangs_ten_seconds_then_fails)
+    policy = RetryPolicy(delays=(5,), random=lambda: 0.5)
+    OutboxDispatcher(store, sender, policy=policy, clock=clock).deliver_due()
+    d = store.delivery_for_job(job_id)
+    (attempt,) = store.delivery_attempts(d.id)
+    assert attempt.at == start + timedelta(seconds=10)
+    assert d.next_attempt_at == start + timedelta(seconds=15)  # end + 5 s, not start + 5 s
+
+
+def test_an_unavailable_database_is_logged_once_when_it_goes_and_once_when_it_returns(store, monkeypatch, caplog):
+    new = store.create_org("Acme", webhook_url="https://hooks.example.com/x")
+    store.create_judge(new.org.id, JUDGE)
+    job_id = finished_job(store, new.org.id)
+    claim = store.due_deliveries
+    calls = 0
+    back_for_a_while = threading.Event()
+
+    def database_away_for_20_passes(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        if calls <= 20:
+            with store._wrap():  # exactly what the store raises when its connection fails
+                raise OperationalError("SELECT", {}, ConnectionRefusedError("connection refused"))
+        if calls >= 25:
+            back_for_a_while.set()
+        return claim(*args, **kwargs)
+
+    monkeypatch.setattr(store, "due_deliveries", database_away_for_20_passes)
+    dispatcher, seen = make(store, lambda r: httpx.Response(200))
+    caplog.set_level(logging.INFO, logger="pique_engine.webhooks.dispatcher")
+    stop = threading.Event()
+    loop = threading.Thread(target=dispatcher.run, args=(stop,), kwargs={"poll_sec": 0.01})
+    loop.start()
+    assert back_for_a_while.wait(30)
+    stop.set()
+    loop.join(30)
+    assert not loop.is_alive()
+    loud = [r for r in caplog.records if r.name == "pique_engine.webhooks.dispatcher" and r.levelno >= logging.WARNING]
+    assert [(r.levelname, r.exc_info) for r in loud] == [("ERROR", None), ("WARNING", None)]
+    assert "outbox is unavailable: database operation failed (ConnectionRefusedError: connection refused)" in loud[0].getMessage()
+    assert "resumed" in loud[1].getMessage()
+    assert len(seen) == 1 and store.delivery_for_job(job_id).status is DeliveryStatus.DELIVERED
+
+
+def test_caps_must_be_positive(store):
+    sender, _ = mock_sender(lambda r: httpx.Response(200))
+    with pytest.raises(ValueError, match="must be >= 1, got 0 overall and 4 per organisation"):
+        OutboxDispatcher(store, sender, max_in_flight=0, per_org=4)
+
+
+def test_caps_timeout_and_address_policy_come_from_settings(store, monkeypatch):
+    from pique_engine.settings import Settings
+
+    monkeypatch.setenv("PIQUE_WEBHOOK_CONCURRENCY", "6")
+    monkeypatch.setenv("PIQUE_WEBHOOK_CONCURRENCY_PER_ORG", "2")
+    monkeypatch.setenv("PIQUE_WEBHOOK_TIMEOUT_SEC", "45")
+    monkeypatch.setenv("PIQUE_WEBHOOK_ALLOW_PRIVATE", "true")
+    dispatcher = OutboxDispatcher.from_settings(store, Settings())
+    assert (dispatcher.max_in_flight, dispatcher.per_org, dispatcher.allow_private) == (6, 2, True)
+    assert dispatcher.sender.timeout_sec == 45
+    assert dispatcher.lease == timedelta(seconds=90)  # a claim outlives the longest attempt
