@@ -144,20 +144,20 @@ def plugins_command(settings, as_json: bool) -> None:
 @click.option("--max-messages", type=int, help="Burst mode: exit after handling this many messages.")
 @click.pass_obj
 def worker(settings, subscription, bucket, concurrency, metrics_port, max_messages) -> None:
-    """Evaluate uploads announced on Pub/Sub and deliver their signed webhooks."""
-    from ..webhooks.dispatcher import OutboxDispatcher
-    from ..worker.metrics import WorkerMetrics
-    from ..store import Store
-    from ..worker.handler import Worker
+    """Evaluate uploads announced on Pub/Sub and deliver their signed webhooks.
+
+    Checks at start that the bucket is set, the database answers and the subscription
+    exists; exits 1 with one line on stderr when anything is missing.
+    """
+    from ..worker.service import StartupError, run_worker
 
     overrides = {"subscription": subscription, "bucket": bucket, "concurrency": concurrency, "metrics_port": metrics_port}
     settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     _plugins(settings)  # fail now, not in the first evaluation, when strict plugins are broken
     try:
-        store = Store.open(settings.database_url)
-        metrics = WorkerMetrics()
-        dispatcher = OutboxDispatcher.from_settings(store, settings, metrics=metrics)
-        Worker(settings, store, dispatcher, metrics=metrics).run(max_messages=max_messages)
+        run_worker(settings, max_messages=max_messages)
+    except StartupError as exc:
+        _fail(str(exc))
     except PiqueError as exc:
         raise click.ClickException(str(exc)) from None
 

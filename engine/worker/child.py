@@ -1,7 +1,7 @@
-"""Evaluating one uploaded GCS object generation; runs inside a sandbox child process.
+"""Evaluating one uploaded object generation; runs inside a sandbox child process.
 
-The probe reads the object through ranged requests (`GcsObjectReader`); only a detector that
-declared ``reads="content"`` makes the object stream to a temporary file, once.
+The probe reads the object's head through the `Storage` (ranged requests on GCS); only a
+detector that declared ``reads="content"`` makes the whole object stream to a file, once.
 """
 
 from __future__ import annotations
@@ -9,36 +9,33 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import IO, Any
 
-from ..errors import JudgeError, StorageError
+from ..errors import JudgeError, ObjectGone, StorageError
 from ..evaluation import Evaluation, Evaluator, MediaSource
 from ..judge import bind_judge, parse_judge
-from ..payloads import FailedPayload
 from ..media.probe import ProbeLimits
+from ..payloads import FailedPayload
+from ..storage.base import Storage
 
 log = logging.getLogger(__name__)
-
 
 @dataclass(frozen=True)
 class UploadRequest:
     """Everything a child needs to evaluate one upload: plain data, so it pickles."""
 
     job_id: str
-    bucket: str
+    storage: Storage
     object_name: str
     generation: int
     size: int | None
     content_type: str
     declared_size: int
     judge: dict[str, Any]
-    project: str | None = None
     plugin_selection: list[str] | None = None
     limits: ProbeLimits = field(default_factory=ProbeLimits)
     evaluation_id: str | None = None
     content_id: str | None = None
-    local_root: str | None = None  # read `object_name` under this folder instead of from GCS
 
 
 @dataclass(frozen=True)
@@ -60,8 +57,6 @@ def cached_plugins(selection: tuple[str, ...] | None):
 
 def evaluate_upload(request: UploadRequest, *, progress) -> UploadOutcome:
     """Evaluate one upload; meant for `sandbox.run_isolated`."""
-    from ..storage.gcs import GcsObjectReader, ObjectGone, download_to_tempfile, storage_client
-
     if request.size is not None and request.size != request.declared_size:
         error = (
             f"the upload is {request.size:,} bytes but {request.declared_size:,} were declared; "
@@ -75,23 +70,9 @@ def evaluate_upload(request: UploadRequest, *, progress) -> UploadOutcome:
     except JudgeError as exc:  # e.g. a detector this worker does not have installed
         return UploadOutcome(evaluation=_failed(request, str(exc)))
     content: list[IO[bytes]] = []
-    if request.local_root is not None:
-        source = MediaSource.from_path(Path(request.local_root) / request.object_name)
-    else:
-        bucket = storage_client(request.project).bucket(request.bucket)
-
-        def open_header() -> IO[bytes]:
-            return GcsObjectReader(bucket, request.object_name, request.generation, size=request.size)
-
-        def open_content() -> IO[bytes]:
-            if not content:  # stream once; later opens reread the same temporary file
-                content.append(download_to_tempfile(bucket, request.object_name, request.generation))
-            return open(content[0].name, "rb")
-
-        source = MediaSource(name=request.object_name.rsplit("/", 1)[-1], open_header=open_header, open_content=open_content)
     try:
         evaluation = Evaluator(plugins, request.limits).evaluate(
-            source,
+            _source(request, content),
             judge,
             job_id=request.job_id,
             content_type=request.content_type,
@@ -107,6 +88,21 @@ def evaluate_upload(request: UploadRequest, *, progress) -> UploadOutcome:
         for f in content:
             f.close()
     return UploadOutcome(evaluation=evaluation)
+
+
+def _source(request: UploadRequest, content: list[IO[bytes]]) -> MediaSource:
+    """The upload as a `MediaSource`; the whole content, once fetched, is kept in `content`."""
+    storage, name, generation = request.storage, request.object_name, request.generation
+
+    def open_header() -> IO[bytes]:
+        return storage.open_head(name, generation, request.size)
+
+    def open_content() -> IO[bytes]:
+        if not content:  # fetch once; later opens reread the same file
+            content.append(storage.open_content(name, generation))
+        return open(content[0].name, "rb")
+
+    return MediaSource(name=name.rsplit("/", 1)[-1], open_header=open_header, open_content=open_content)
 
 
 def _failed(request: UploadRequest, error: str) -> Evaluation:
