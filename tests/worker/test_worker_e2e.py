@@ -87,7 +87,7 @@ def test_a_broken_upload_ends_failed_with_an_evaluation_failed_webhook(world, tm
 
 def test_an_upload_of_another_size_than_declared_fails_saying_so(world, tmp_path):
     job = world.store.create_job(world.org.org.id, judge_id="judge_reels", content_type="video", filename="c.mp4", file_size_bytes=100)
-    upload_signed(world.stack, job.object_name, SMALL, "video/mp4")  # fake-gcs-server does not enforce the range
+    upload_signed(world.stack, job.object_name, SMALL, "video/mp4")  # signed for SMALL's real size: the worker must compare it with the declared 100
     assert world.start_worker("--max-messages", "1", log_dir=tmp_path).wait(60) == 0
     body = verified(world, world.receiver.wait_for(1)[0])
     assert body["error"] == f"the upload is {len(SMALL):,} bytes but 100 were declared; create a new job with the file's real size"
