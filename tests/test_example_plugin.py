@@ -33,7 +33,7 @@ def test_loudness_runs_in_a_judge_beside_a_builtin():
     judge = FIXTURES / "judges" / "loudness.json"
     r = subprocess.run(
         [sys.executable, "-m", "pique_engine", "evaluate", str(FIXTURES / "media" / "tone_48000_stereo.flac"), "--judge", str(judge)],
-        capture_output=True, text=True,
+        capture_output=True, text=True, timeout=600,  # ~2 s idle, ~10 s on a loaded 2-core machine
     )
     assert r.returncode == 0, r.stderr
     payload = json.loads(r.stdout)

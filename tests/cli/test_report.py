@@ -180,6 +180,7 @@ def test_thumbnails_are_small_jpegs_of_the_frames_at_those_moments(run):
     assert decoded(still).size == (192, 128) and still["alt"] == "the image"
 
 
+@pytest.mark.integration
 def test_report_renders_in_headless_chromium_with_every_thumbnail_loaded(run, tmp_path):
     require_service(CHROMIUM.exists(), f"{CHROMIUM} is missing: apt-get install chromium (.ci/run does)")
     out = run[1]
