@@ -161,13 +161,15 @@ def _criteria(payload: CompletedPayload) -> str:
             f'<tr class="criterion"><td>{escape(r.criterion_id)}</td><td>{escape(r.detector_name)}</td>'
             f'<td><span class="badge {cls}">{cls}</span></td><td class="num">{r.score:.3f}</td>'
             f'<td>{escape(r.rationale)}</td></tr>'
-            f'<tr class="metrics"><td></td><td colspan="4">{_metrics(r.metrics)}</td></tr>'
+            f'<tr class="metrics"><td></td><td colspan="4">{_metrics(r.metrics, r.detector_name)}</td></tr>'
         )
     return ('<table class="criteria"><thead><tr><th>criterion</th><th>detector</th><th>verdict</th>'
             f'<th>score</th><th>rationale</th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
 
 
-def _metrics(metrics: dict[str, Any]) -> str:
+def _metrics(metrics: dict[str, Any], detector: str) -> str:
+    if set(metrics) == {detector} and isinstance(metrics[detector], dict):
+        metrics = metrics[detector]  # keyed by the detector's name, as every detector does
     rows = "".join(f"<tr><th>{escape(k)}</th><td>{escape(_value(v))}</td></tr>" for k, v in _flat(metrics, ""))
     return f'<details open><summary>metrics</summary><table class="kv">{rows}</table></details>' if rows else ""
 
@@ -228,7 +230,7 @@ def _thumbnail_strip(f: FileReport) -> str:
     cells = []
     for th in f.thumbnails:
         data = base64.b64encode(th.jpeg).decode()
-        caption = "the image" if th.t is None else f"{th.t:.2f} s"
+        caption = "the image" if th.t is None else f"{th.t:.2f} s" + ("" if f.tracks else " (middle frame)")
         hits = [t.label for t in f.tracks if th.t is not None and any(abs(s.start - th.t) < 0.006 for s in t.spans)]
         cells.append(
             f'<figure><img src="data:image/jpeg;base64,{data}" width="{th.width}" height="{th.height}" alt="{escape(caption)}">'
