@@ -90,9 +90,9 @@ def evaluate(settings, files: tuple[Path, ...], judge_path: Path, content_type: 
         any_failed |= isinstance(evaluation.payload, FailedPayload)
         sys.stdout.buffer.write(evaluation.payload.to_bytes() + b"\n")
         sys.stdout.flush()
-        if report:
+        if report is not None:
             report.add(path, evaluation)
-    if report:
+    if report is not None:
         report.write(f"Evaluations against {judge.judge_id}")
     sys.exit(1 if any_failed else 0)
 

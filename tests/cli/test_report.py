@@ -128,28 +128,39 @@ def run(tmp_path_factory):
     make_dist(site, "fake-scenes", PLUGIN)
     video = synth.write_video(tmp / "evil <i>clip & co.mp4", width=WIDTH, height=HEIGHT, fps=10, seconds=3)
     image = synth.write_image(tmp / "still.png", width=300, height=200)
+    broken = tmp / "broken.mp4"
+    broken.write_bytes(b"")
     judge = tmp / "judge.json"
     judge.write_text(json.dumps(JUDGE))
     out = tmp / "report.html"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(ROOT)]), "PIQUE_LOAD_PLUGINS": "fake_scenes"}
-    r = subprocess.run([sys.executable, "-m", "pique_engine", "evaluate", str(video), str(image), "--judge", str(judge), "--report", str(out)],
+    r = subprocess.run([sys.executable, "-m", "pique_engine", "evaluate", str(video), str(image), str(broken), "--judge", str(judge), "--report", str(out)],
                        capture_output=True, text=True, env=env, timeout=240)
     return r, out
 
 
 def test_evaluate_still_prints_one_json_line_per_file_and_names_the_report_on_stderr(run):
     r, out = run
-    assert r.returncode == 0, r.stderr
+    assert r.returncode == 1, r.stderr  # the empty file failed
     payloads = [json.loads(line) for line in r.stdout.splitlines()]
-    assert [p["status"] for p in payloads] == ["completed", "completed"]
+    assert [p["status"] for p in payloads] == ["completed", "completed", "failed"]
     assert f"report written to {out}" in r.stderr
+
+
+def test_a_file_that_could_not_be_evaluated_shows_its_error(run):
+    text = run[1].read_text()
+    broken = Page(text).sections[2]
+    said = "".join(broken["text"])
+    assert "broken.mp4" in said and "failed" in said and "the file is empty (0 bytes)" in said
+    assert broken["criteria"] == [] and broken["tracks"] == [] and broken["images"] == []
+    assert "3 file(s), 2 evaluated, 1 failed" in text
 
 
 def test_report_shows_every_criterion_with_its_verdict_and_escapes_what_files_and_plugins_say(run):
     _, out = run
     text = out.read_text()
     page = Page(text)
-    video, image = page.sections
+    video, image, _ = page.sections
     assert video["criteria"] == [["specs", "video_specs", "pass"], ["scenes", "fake_scenes", "fail"]]
     assert image["criteria"] == [["picture", "image_dimensions", "pass"]]
     assert "overall score 0.750" in "".join(video["text"])
@@ -161,14 +172,14 @@ def test_report_shows_every_criterion_with_its_verdict_and_escapes_what_files_an
 
 
 def test_report_draws_every_range_and_moment_labelled_by_detector_and_key(run):
-    video, image = Page(run[1].read_text()).sections
+    video, image, _ = Page(run[1].read_text()).sections
     assert video["tracks"] == [("fake_scenes", "segments", 2), ("fake_scenes", "cuts", 1), ("fake_scenes", "flagged_frames", 1)]
     assert video["spans"] == ["0.50–1.20 s", "2.20–2.80 s", "1.50 s", "2.50 s · label: " + EVIL]
     assert image["tracks"] == [] and image["spans"] == []
 
 
 def test_thumbnails_are_small_jpegs_of_the_frames_at_those_moments(run):
-    video, image = Page(run[1].read_text()).sections
+    video, image, _ = Page(run[1].read_text()).sections
     assert [img["alt"] for img in video["images"]] == ["0.50 s", "1.50 s", "2.20 s", "2.50 s"]
     seconds = [0, 1, 2, 2]
     for img, second in zip(video["images"], seconds):
