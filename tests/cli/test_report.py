@@ -80,7 +80,8 @@ class Page(HTMLParser):
             self.root = a
         if tag == "section" and "file" in cls.split():
             self.sections.append({"criteria": [], "tracks": [], "spans": [], "images": [], "text": []})
-        if tag in ("link", "iframe", "object", "embed") or (tag == "script" and "src" in a):
+        fetched = [v for k, v in attrs if k in ("src", "href") and not (v or "").startswith("data:")]
+        if tag in ("link", "iframe", "object", "embed") or fetched:
             self.external.append(tag)
         if not self.sections:
             return
