@@ -154,8 +154,7 @@ def expand(paths: Iterable[Path]) -> list[Path]:
 
 
 def run_bench(files: list[Path], judge, plugins, *, repeat: int = 5, limits=None, only_good: bool = False,
-              progress: Callable[[int], None] | None = None,
-              on_evaluation: Callable[[Path, Any], None] | None = None) -> dict[str, Any]:
+              progress: Callable[[int], None] | None = None, on_evaluation: Callable[[Path, Any], None] | None = None) -> dict[str, Any]:
     """Benchmark `judge` on `files`; returns the JSON-ready result (see `pique-engine bench --json`).
 
     `progress(n)` is told each time n more of the `len(files) * (repeat + 2)` passes are done;
@@ -167,6 +166,7 @@ def run_bench(files: list[Path], judge, plugins, *, repeat: int = 5, limits=None
 
     evaluator = Evaluator(plugins, limits)
     step = progress or (lambda n: None)
+    record = on_evaluation or (lambda path, ev: None)
     records: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
     kinds = {t for c in judge.criteria for t in c.detector.content_types}
@@ -186,8 +186,7 @@ def run_bench(files: list[Path], judge, plugins, *, repeat: int = 5, limits=None
         ev = evaluator.evaluate(_counting_source(path, phases), _traced(judge, phases), job_id="bench")
         phases.leave()
         step(1)
-        if on_evaluation is not None:
-            on_evaluation(path, ev)
+        record(path, ev)
         rec = {"path": str(path), "type": ev.info.container if ev.info else "unreadable",
                "size_bytes": path.stat().st_size, "status": ev.payload.status,
                "error": getattr(ev.payload, "error", None), "ms": defaultdict(list),
