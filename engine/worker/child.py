@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import IO, Any
 
 from ..errors import JudgeError, ObjectGone, StorageError
-from ..evaluation import Evaluation, Evaluator, MediaSource
+from ..evaluation import DEFAULT_DETECTOR_TIMEOUT_SEC, Evaluation, Evaluator, MediaSource
 from ..judge import bind_judge, parse_judge
 from ..media.probe import ProbeLimits
 from ..payloads import FailedPayload
@@ -36,6 +36,7 @@ class UploadRequest:
     limits: ProbeLimits = field(default_factory=ProbeLimits)
     evaluation_id: str | None = None
     content_id: str | None = None
+    detector_timeout_sec: float = DEFAULT_DETECTOR_TIMEOUT_SEC
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def evaluate_upload(request: UploadRequest, *, progress) -> UploadOutcome:
         return UploadOutcome(evaluation=_failed(request, str(exc)))
     content: list[IO[bytes]] = []
     try:
-        evaluation = Evaluator(plugins, request.limits).evaluate(
+        evaluation = Evaluator(plugins, request.limits, detector_timeout_sec=request.detector_timeout_sec).evaluate(
             _source(request, content),
             judge,
             job_id=request.job_id,
