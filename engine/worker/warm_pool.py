@@ -34,6 +34,9 @@ MAX_RSS_GROWTH = 512 << 20
 DETECTOR_GRACE_SEC = 2.0
 _RUNS_A_DETECTOR = re.compile(r"^(detector |content pass)")
 _PERCENT = re.compile(r" \d+%")
+# Written to fd 1 after each call: once the reader has seen it, that call's output is logged
+# with that call's job, before the child takes the next one.
+_END_OF_CALL = b"\x00pique-end-of-call"
 
 
 class ChildFailed(DetectorError):
@@ -58,6 +61,7 @@ class _Child:
         self.conn = calls
         self.calls = 0
         self.fields: dict[str, str] = {}
+        self.drained = threading.Event()
         threading.Thread(target=self._log_output, args=(output,), name="pique-sandbox-output", daemon=True).start()
 
     @property
@@ -70,7 +74,10 @@ class _Child:
         while chunk := _read(fd):
             *lines, pending = (pending + chunk).split(b"\n")
             for line in lines:
-                self._log_line(line)
+                if line == _END_OF_CALL:
+                    self.drained.set()
+                else:
+                    self._log_line(line)
         if pending:
             self._log_line(pending)
         output.close()
@@ -109,7 +116,8 @@ class WarmPool:
         return _Child(self._ctx_for(target_module))
 
     def _give_back(self, child: _Child, healthy: bool, rss_growth: int) -> None:
-        child.fields = {}
+        child.drained.wait(1.0)
+        child.drained.clear()
         if healthy and child.calls < MAX_CALLS and rss_growth < MAX_RSS_GROWTH:
             with self._lock:
                 if len(self._idle) < self.size:
@@ -233,6 +241,7 @@ def _serve(calls, output) -> None:
             message = ("error", f"{type(exc).__name__}: {exc}")
         finally:
             _limit_memory(None)
+            _end_output()
         healthy = threading.active_count() <= threads and message[0] != "memory"
         try:
             send((*message, healthy, _rss() - start_rss))
@@ -269,6 +278,14 @@ def address_space() -> int:
             return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, IndexError):
         return 0
+
+
+def _end_output() -> None:
+    try:
+        sys.stdout.flush()
+        os.write(1, _END_OF_CALL + b"\n")
+    except (OSError, ValueError):  # stdout closed by the call: its output is lost, not the result
+        pass
 
 
 def _limit_memory(cap: int | None) -> None:
