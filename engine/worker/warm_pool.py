@@ -116,8 +116,6 @@ class WarmPool:
         return _Child(self._ctx_for(target_module))
 
     def _give_back(self, child: _Child, healthy: bool, rss_growth: int) -> None:
-        child.drained.wait(1.0)
-        child.drained.clear()
         if healthy and child.calls < MAX_CALLS and rss_growth < MAX_RSS_GROWTH:
             with self._lock:
                 if len(self._idle) < self.size:
@@ -146,6 +144,9 @@ class WarmPool:
         stopped at a limit, `DetectorError` when the target raised.
         """
         child = self._take(target.__module__)
+        if child.calls:  # the last call's output is logged with its own job (it has almost always arrived by now)
+            child.drained.wait(1.0)
+            child.drained.clear()
         child.fields = dict(log_fields or {})
         child.calls += 1
         try:
