@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import threading
 import time
@@ -256,3 +257,23 @@ def test_an_overall_score_plugin_that_raises_or_answers_outside_0_1_is_skipped(e
     p = Evaluator(plugins).evaluate(MediaSource.from_path(MEDIA / "clip_320x240.mov"), judge, job_id="job_9").payload
     assert p.overall_score == 0.625  # the built-in weighted mean: (0.25 + 1) / 2
     assert any("overall_score of plugin 'broken_scoring'" in m and "skipped" in m for m in caplog.messages)
+
+
+def test_evaluations_running_at_once_restore_the_real_streams_when_the_last_ends(sloppy):
+    plugins = sloppy[0]
+    before = sys.stdout, sys.stderr
+    threads = [threading.Thread(target=_results, args=(plugins, "chatty", "video_specs")) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert (sys.stdout, sys.stderr) == before
+
+
+def test_a_detector_gets_no_more_than_what_is_left_of_the_evaluations_own_limit(sloppy):
+    plugins = sloppy[0]
+    evaluator = Evaluator(plugins, detector_timeout_sec=600, evaluation_timeout_sec=3)
+    by_id, _ = _results(plugins, "video_specs", "sleeps", evaluator=evaluator)
+    limit = re.match(r"detector 'sleeps' exceeded its time limit of ([\d.]+) s", by_id["sleeps"].rationale)
+    assert limit and float(limit.group(1)) <= 3  # what was left of the evaluation's 3 s, not the detector's 600
+    assert by_id["video_specs"].pass_check

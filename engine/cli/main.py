@@ -74,7 +74,8 @@ def evaluate(settings, files: tuple[Path, ...], judge_path: Path, content_type: 
     limits = ProbeLimits(settings.max_image_pixels, settings.max_video_pixels, settings.max_duration_sec)
     sandbox = Limits(timeout_sec=settings.evaluation_timeout_sec, memory_bytes=settings.evaluation_memory_mb << 20,
                      detector_timeout_sec=settings.detector_timeout_sec)
-    evaluator = Evaluator(plugins, limits, detector_timeout_sec=settings.detector_timeout_sec)
+    evaluator = Evaluator(plugins, limits, detector_timeout_sec=settings.detector_timeout_sec,
+                          evaluation_timeout_sec=settings.evaluation_timeout_sec)
     report = _report_writer(report_path, limits, sandbox if isolate else None)
     judge_dict = judge.judge.model_dump()
     any_failed = False

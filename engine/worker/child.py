@@ -1,12 +1,17 @@
 """Evaluating one uploaded object generation; runs inside a sandbox child process.
 
 The probe reads the object's head through the `Storage` (ranged requests on GCS); only a
-detector that declared ``reads="content"`` makes the whole object stream to a file, once.
+detector that declared ``reads="content"`` makes the whole object stream to a file, once (never
+a whole copy in memory). The file's name is removed as soon as it has been fetched: the bytes
+live on only through an open descriptor, so they vanish with the process however it ends.
 """
 
 from __future__ import annotations
 
+import io
 import logging
+import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import IO, Any
@@ -74,9 +79,10 @@ def evaluate_upload(request: UploadRequest, *, progress, on_result=None, skip=No
         judge = bind_judge(parse_judge(request.judge), plugins.detectors)
     except JudgeError as exc:  # e.g. a detector this worker does not have installed
         return UploadOutcome(evaluation=_failed(request, str(exc)))
-    content: list[IO[bytes]] = []
+    content = FetchedContent(lambda: request.storage.open_content(request.object_name, request.generation))
     try:
-        evaluation = Evaluator(plugins, request.limits, detector_timeout_sec=request.detector_timeout_sec).evaluate(
+        evaluator = Evaluator(plugins, request.limits, detector_timeout_sec=request.detector_timeout_sec)
+        evaluation = evaluator.evaluate(
             _source(request, content),
             judge,
             job_id=request.job_id,
@@ -93,24 +99,70 @@ def evaluate_upload(request: UploadRequest, *, progress, on_result=None, skip=No
     except StorageError as exc:
         return UploadOutcome(transient_error=str(exc))
     finally:
-        for f in content:
-            f.close()
+        content.close()
     return UploadOutcome(evaluation=evaluation)
 
 
-def _source(request: UploadRequest, content: list[IO[bytes]]) -> MediaSource:
-    """The upload as a `MediaSource`; the whole content, once fetched, is kept in `content`."""
+def _source(request: UploadRequest, content: FetchedContent) -> MediaSource:
+    """The upload as a `MediaSource`: ranged reads of its head, or the fetched content."""
     storage, name, generation = request.storage, request.object_name, request.generation
 
     def open_header() -> IO[bytes]:
         return storage.open_head(name, generation, request.size)
 
-    def open_content() -> IO[bytes]:
-        if not content:  # fetch once; later opens reread the same file
-            content.append(storage.open_content(name, generation))
-        return open(content[0].name, "rb")
+    return MediaSource(name=name.rsplit("/", 1)[-1], open_header=open_header, open_content=content.open)
 
-    return MediaSource(name=name.rsplit("/", 1)[-1], open_header=open_header, open_content=open_content)
+
+class FetchedContent:
+    """The whole object, fetched on the first `open()` and kept through a descriptor alone.
+
+    Closing the fetched (temporary) file removes its name at once; a second descriptor keeps
+    the bytes readable until `close()` or the end of the process. Each `open()` returns an
+    independent reader with its own position over the same bytes.
+    """
+
+    def __init__(self, fetch: Callable[[], IO[bytes]]) -> None:
+        self._fetch = fetch
+        self._fd: int | None = None
+
+    def open(self) -> IO[bytes]:
+        if self._fd is None:
+            with self._fetch() as fetched:
+                self._fd = os.dup(fetched.fileno())
+        return io.BufferedReader(_PositionalReader(self._fd), buffer_size=1 << 16)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class _PositionalReader(io.RawIOBase):
+    """A seekable reader over a shared descriptor, with a position of its own (`os.pread`)."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: os.fstat(self._fd).st_size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer) -> int:
+        data = os.pread(self._fd, len(buffer), self._pos)
+        buffer[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
 
 
 def _failed(request: UploadRequest, error: str) -> Evaluation:
@@ -126,8 +178,8 @@ def evaluate_file(
     content_type: str | None,
     plugin_selection: list[str] | None,
     probe_limits: ProbeLimits,
-    detector_timeout_sec: float = DEFAULT_DETECTOR_TIMEOUT_SEC,
     progress,
+    detector_timeout_sec: float = DEFAULT_DETECTOR_TIMEOUT_SEC,
     on_result=None,
     skip=None,
     only=None,
