@@ -120,7 +120,7 @@ class Evaluator:
         content_id: str | None = None,
         progress: Callable[[str], None] | None = None,
         on_result: Callable[[CriterionResult], None] | None = None,
-        skip: Mapping[str, str] | None = None,
+        skip: Mapping[str, str | CriterionResult] | None = None,
         only: set[str] | None = None,
     ) -> Evaluation:
         """Evaluate one file.
@@ -129,7 +129,7 @@ class Evaluator:
         errors worth retrying (`StorageError`: the bytes could not be fetched) propagate.
         `progress(label)` is told what runs next, so a limit hit in a sandbox names it.
         `on_result(result)` is called as each criterion finishes; `skip` maps criterion ids to
-        the error to report instead of running them; `only` runs just those criteria.
+        the error to report instead of running them (or to a result already in hand); `only` runs just those criteria.
         """
         report = progress or (lambda label: None)
         deadline = Deadline(self.evaluation_timeout_sec)
@@ -197,13 +197,15 @@ class _Run:
         if self.on_result is not None:
             self.on_result(result)
 
-    def run(self, criteria: list[BoundCriterion], skip: Mapping[str, str], report: Callable[[str], None],
+    def run(self, criteria: list[BoundCriterion], skip: Mapping[str, str | CriterionResult], report: Callable[[str], None],
             budget: Callable[[], float], limits: ProbeLimits) -> None:
         self.bound = {c.criterion.criterion_id: c for c in criteria}
         content = []
         for bound in criteria:
             cid, det = bound.criterion.criterion_id, bound.detector
-            if cid in skip:
+            if isinstance(skip.get(cid), CriterionResult):  # finished in an earlier, crashed run
+                self.results[cid] = skip[cid]
+            elif cid in skip:
                 self.finish(cid, Outcome(error=skip[cid]), time.perf_counter())
             elif det.requests is not None:
                 content.append(bound)

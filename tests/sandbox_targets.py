@@ -37,7 +37,7 @@ def raises(*, progress):
     raise KeyError("weights")
 
 
-def evaluate_path(path, judge, content_type=None, *, plugins=(), progress):
+def evaluate_path(path, judge, content_type=None, *, plugins=(), progress, on_result=None, skip=None, only=None, detector_timeout_sec=120.0):
     """Evaluate a local file as the worker's child does, with extra plugin modules loaded.
 
     Returns the payload as a dict (what the webhook would carry).
@@ -51,7 +51,10 @@ def evaluate_path(path, judge, content_type=None, *, plugins=(), progress):
 
     loaded = load_plugins([], extra=[importlib.import_module(name) for name in plugins])
     bound = bind_judge(parse_judge(judge), loaded.detectors)
-    ev = Evaluator(loaded).evaluate(MediaSource.from_path(path), bound, job_id="job_test", content_type=content_type, progress=progress)
+    ev = Evaluator(loaded, detector_timeout_sec=detector_timeout_sec).evaluate(
+        MediaSource.from_path(path), bound, job_id="job_test", content_type=content_type, progress=progress,
+        on_result=on_result, skip=skip, only=only,
+    )
     return json.loads(ev.payload.to_bytes())
 
 
@@ -64,6 +67,7 @@ def writes_pid_then_hangs(path, *, progress):
 
 
 def evaluate_path_cpu(path, judge, *, progress):
-    """`evaluate_path`, returning the CPU seconds this child has used since it was forked."""
+    """`evaluate_path`, returning the CPU seconds the child spent on this call."""
+    started = time.process_time()
     evaluate_path(path, judge, progress=progress)
-    return time.process_time()
+    return time.process_time() - started

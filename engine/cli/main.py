@@ -60,7 +60,8 @@ def evaluate(settings, files: tuple[Path, ...], judge_path: Path, content_type: 
     from ..judge import load_judge_file
     from ..payloads import FailedPayload
     from ..media.probe import ProbeLimits
-    from ..worker.sandbox import Limits, run_isolated
+    from ..worker.partial import criteria_of, evaluate_isolated
+    from ..worker.sandbox import Limits
     from ..worker.child import evaluate_file
 
     if job_id and len(files) > 1:
@@ -71,10 +72,12 @@ def evaluate(settings, files: tuple[Path, ...], judge_path: Path, content_type: 
     except PiqueError as exc:
         raise click.UsageError(str(exc)) from None
     limits = ProbeLimits(settings.max_image_pixels, settings.max_video_pixels, settings.max_duration_sec)
-    sandbox = Limits(timeout_sec=settings.evaluation_timeout_sec, memory_bytes=settings.evaluation_memory_mb << 20)
+    sandbox = Limits(timeout_sec=settings.evaluation_timeout_sec, memory_bytes=settings.evaluation_memory_mb << 20,
+                     detector_timeout_sec=settings.detector_timeout_sec)
     evaluator = Evaluator(plugins, limits, detector_timeout_sec=settings.detector_timeout_sec,
                           evaluation_timeout_sec=settings.evaluation_timeout_sec)
     report = _report_writer(report_path, limits, sandbox if isolate else None)
+    judge_dict = judge.judge.model_dump()
     any_failed = False
     for path in files:
         this_job = job_id or new_id("job")
@@ -82,9 +85,10 @@ def evaluate(settings, files: tuple[Path, ...], judge_path: Path, content_type: 
             evaluation = evaluator.evaluate(MediaSource.from_path(path), judge, job_id=this_job, content_type=content_type)
         else:
             try:
-                evaluation = run_isolated(
-                    evaluate_file, str(path), judge.judge.model_dump(), job_id=this_job, content_type=content_type,
-                    plugin_selection=settings.plugin_selection(), probe_limits=limits, limits=sandbox, what="the evaluation",
+                evaluation = evaluate_isolated(
+                    evaluate_file, str(path), judge_dict, job_id=this_job, content_type=content_type, criteria=criteria_of(judge_dict),
+                    plugin_selection=settings.plugin_selection(), probe_limits=limits, detector_timeout_sec=settings.detector_timeout_sec,
+                    limits=sandbox, log_fields={"job_id": this_job},
                 )
             except PiqueError as exc:
                 failed = FailedPayload(job_id=this_job, error=str(exc), judge_id=judge.judge_id)

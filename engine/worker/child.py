@@ -61,8 +61,12 @@ def cached_plugins(selection: tuple[str, ...] | None):
     return load_plugins(None if selection is None else list(selection))
 
 
-def evaluate_upload(request: UploadRequest, *, progress) -> UploadOutcome:
-    """Evaluate one upload; meant for `sandbox.run_isolated`."""
+def evaluate_upload(request: UploadRequest, *, progress, on_result=None, skip=None, only=None) -> UploadOutcome:
+    """Evaluate one upload; meant for the sandbox (`partial.evaluate_isolated`).
+
+    `on_result`, `skip` and `only` go to `Evaluator.evaluate`: results stream to the parent, and
+    a re-run after a crash skips what is already known.
+    """
     if request.size is not None and request.size != request.declared_size:
         error = (
             f"the upload is {request.size:,} bytes but {request.declared_size:,} were declared; "
@@ -86,6 +90,9 @@ def evaluate_upload(request: UploadRequest, *, progress) -> UploadOutcome:
             evaluation_id=request.evaluation_id,
             content_id=request.content_id,
             progress=progress,
+            on_result=on_result,
+            skip=skip,
+            only=only,
         )
     except ObjectGone as exc:
         return UploadOutcome(evaluation=_failed(request, f"{exc}; upload each file to its own job"), gone=True)
@@ -173,10 +180,14 @@ def evaluate_file(
     probe_limits: ProbeLimits,
     progress,
     detector_timeout_sec: float = DEFAULT_DETECTOR_TIMEOUT_SEC,
+    on_result=None,
+    skip=None,
+    only=None,
 ) -> Evaluation:
-    """Evaluate one local file; `pique-engine evaluate` runs this in the sandbox."""
+    """Evaluate one local file; `pique-engine evaluate` runs this in the sandbox (see `evaluate_upload`)."""
     plugins = cached_plugins(None if plugin_selection is None else tuple(plugin_selection))
     bound = bind_judge(parse_judge(judge), plugins.detectors)
     return Evaluator(plugins, probe_limits, detector_timeout_sec=detector_timeout_sec).evaluate(
-        MediaSource.from_path(path), bound, job_id=job_id, content_type=content_type, progress=progress
+        MediaSource.from_path(path), bound, job_id=job_id, content_type=content_type, progress=progress,
+        on_result=on_result, skip=skip, only=only,
     )

@@ -40,7 +40,8 @@ from ..webhooks.retry import RetryPolicy
 from .child import UploadRequest, evaluate_upload
 from .metrics import WorkerMetrics
 from .notifications import Notification
-from .sandbox import Limits, run_isolated
+from .partial import criteria_of, evaluate_isolated
+from .sandbox import Limits
 from .verdict import ACK, NACK, Verdict
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,8 @@ class Worker:
         self.storage = storage
         self.metrics = metrics or WorkerMetrics()
         self.results = results or threading.Event()
-        self.limits = Limits(timeout_sec=settings.evaluation_timeout_sec, memory_bytes=settings.evaluation_memory_mb << 20)
+        self.limits = Limits(timeout_sec=settings.evaluation_timeout_sec, memory_bytes=settings.evaluation_memory_mb << 20,
+                             detector_timeout_sec=settings.detector_timeout_sec)
         self.probe_limits = ProbeLimits(settings.max_image_pixels, settings.max_video_pixels, settings.max_duration_sec)
         self.lease = timedelta(seconds=settings.job_lease_sec)
         self.counts: Counter[str] = Counter()
@@ -156,7 +158,7 @@ class Worker:
         with self._slots, self._holding(job.job_id, lease_token):
             self.metrics.in_flight.inc()
             try:
-                outcome = run_isolated(evaluate_upload, request, limits=self.limits, what="the evaluation", log_fields=extra)
+                outcome = evaluate_isolated(evaluate_upload, request, criteria=criteria_of(request.judge), limits=self.limits, log_fields=extra)
             except DetectorError as exc:
                 return self._fail(job, lease_token, str(exc), extra)
             finally:
@@ -220,6 +222,7 @@ class Worker:
             judge=judge.model_dump(),
             plugin_selection=self.settings.plugin_selection(),
             limits=self.probe_limits,
+            detector_timeout_sec=self.settings.detector_timeout_sec,
         )
 
     # -- leases ------------------------------------------------------------------------------

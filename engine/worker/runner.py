@@ -65,6 +65,7 @@ class Runner:
         A burst (`max_messages`) leaves the sweeping to the fleet and sends what is due before exiting.
         """
         worker, s = self.worker, self.worker.settings
+        sandbox.set_pool_size(s.concurrency)
         sandbox.warm_up()
         stop_dispatch, stop_renewing = threading.Event(), threading.Event()
         dispatching = threading.Thread(target=self.dispatcher.run, args=(stop_dispatch,), name="pique-outbox", daemon=True)

@@ -2,31 +2,30 @@
 
 A segfault, `os.abort()`, an endless loop or an unbounded allocation in the child fails that
 one call with a `DetectorError` naming the limit and what was running; the calling process
-(the worker, with its Pub/Sub lease threads) carries on. Children are forked from a
-forkserver that has already imported the heavy libraries, so a call costs milliseconds:
-the caller names them (`preload`); the first call's target module is always among them.
+(the worker, with its Pub/Sub lease threads) carries on. Calls go to warm children
+(`warm_pool`) forked from a forkserver that has already imported the heavy libraries and
+loaded the plugins, so a call costs well under a millisecond more than the work itself: the
+caller names the modules to preload (`preload`); the first call's target module is among them.
 """
 
 from __future__ import annotations
 
 import multiprocessing
-import multiprocessing.connection
 import os
-import signal
 import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from ..errors import DetectorError
-from ..logs import configure_child, for_child
+from .warm_pool import WarmPool
 
 T = TypeVar("T")
 
 # "__main__": the console script is imported once by the forkserver, not again in every child.
 _preload: list[str] = ["__main__"]
 _context: multiprocessing.context.BaseContext | None = None
+_pool: WarmPool | None = None
+_pool_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -41,6 +40,7 @@ class Limits:
 
     timeout_sec: float = 300.0
     memory_bytes: int | None = 4 << 30
+    detector_timeout_sec: float | None = None  # while `progress` names a detector (PIQUE_DETECTOR_TIMEOUT_SEC)
 
 
 def preload(modules: Iterable[str]) -> None:
@@ -60,121 +60,37 @@ def _ctx(target_module: str) -> multiprocessing.context.BaseContext:
     return _context
 
 
-def _die_with_parent() -> None:
-    """Exit as soon as the process that asked for this call has gone.
-
-    Only the caller enforces the time limit, so a child stuck in an endless loop would
-    outlive a caller killed with SIGKILL (and keep the forkserver alive with it). A daemon
-    thread waits on the pipe the caller holds open; its EOF means the caller is dead.
-    """
-    parent = multiprocessing.parent_process()
-    if parent is None or parent.sentinel is None:
-        return
-
-    def watch() -> None:
-        multiprocessing.connection.wait([parent.sentinel])
-        os._exit(1)
-
-    threading.Thread(target=watch, name="pique-parent-watch", daemon=True).start()
+def pool() -> WarmPool:
+    """This process's pool of warm children (two kept idle unless `set_pool_size` says otherwise)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None:
+            _pool = WarmPool(_ctx)
+        return _pool
 
 
-def _child(conn, target, args, kwargs, memory_bytes, log_setup) -> None:
-    _die_with_parent()
-    configure_child(log_setup)
-    if memory_bytes:
-        import resource
-
-        cap = _address_space() + memory_bytes
-        resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
-
-    def progress(label: str) -> None:
-        conn.send(("progress", label))
-
-    try:
-        try:
-            message = ("ok", target(*args, progress=progress, **kwargs))
-        except MemoryError:
-            message = ("memory", None)
-        except BaseException as exc:  # reported to the parent, which decides what it means
-            message = ("error", f"{type(exc).__name__}: {exc}")
-        conn.send(message)
-    except OSError:  # the parent has gone (killed, or it gave up on us): nobody to tell
-        pass
-    finally:
-        conn.close()
+def set_pool_size(size: int) -> None:
+    """Keep `size` children idle (the worker's PIQUE_CONCURRENCY), so each evaluation finds one ready."""
+    pool().size = max(1, size)
 
 
 def run_isolated(
     target: Callable[..., T], *args: Any, limits: Limits, what: str = "evaluation", log_fields: dict[str, str] | None = None, **kwargs: Any
 ) -> T:
-    """Call `target(*args, progress=..., **kwargs)` in a child process within `limits`.
+    """Call `target(*args, progress=..., **kwargs)` in a warm child process within `limits`.
 
     `target` must be importable (a module-level function) and may call `progress(label)` to
     say what it is doing (e.g. "detector 'video_specs'"), so a limit names the culprit.
     The child logs as this process does, with `log_fields` (e.g. the job id) on every line.
     Raises `DetectorError` when the child times out, runs out of memory, crashes or raises.
     """
-    ctx = _ctx(target.__module__)
-    parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(child, target, args, kwargs, limits.memory_bytes, for_child(log_fields or {})), daemon=True)
-    proc.start()
-    child.close()
-    current = what
-    deadline = time.monotonic() + limits.timeout_sec
-    try:
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise DetectorError(f"{current} exceeded the {limits.timeout_sec:g} s time limit (PIQUE_EVALUATION_TIMEOUT_SEC) and was stopped")
-            if not parent.poll(remaining):
-                continue
-            try:
-                kind, value = parent.recv()
-            except EOFError:
-                proc.join(5)
-                raise DetectorError(f"{current} crashed ({_exit_reason(proc.exitcode)})") from None
-            if kind == "progress":
-                current = value
-            elif kind == "ok":
-                return value
-            elif kind == "memory":
-                raise DetectorError(f"{current} exceeded the {_mib(limits.memory_bytes)} memory limit (PIQUE_EVALUATION_MEMORY_MB) and was stopped")
-            else:
-                raise DetectorError(f"{current} failed: {value}")
-    finally:
-        parent.close()
-        if proc.is_alive():
-            proc.kill()
-        proc.join(5)
-
-
-def _address_space() -> int:
-    """This process's mapped address space in bytes (VmSize), 0 when unknown."""
-    try:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
-def _exit_reason(code: int | None) -> str:
-    if code is None:
-        return "no exit status"
-    if code < 0:
-        try:
-            return f"killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return f"exit status {code}"
-
-
-def _mib(n: int | None) -> str:
-    return f"{(n or 0) / (1 << 20):,.0f} MiB"
+    return pool().run(target, args, kwargs, limits=limits, what=what, log_fields=log_fields)
 
 
 def warm_up() -> None:
-    """Start the forkserver now, so the first evaluation does not pay for its imports."""
+    """Start the forkserver and the pool's children now, so the first evaluation does not wait for them."""
     run_isolated(_noop, limits=Limits(timeout_sec=60, memory_bytes=None))
+    pool().warm(__name__)
 
 
 def _noop(*, progress) -> int:
