@@ -1,4 +1,4 @@
-"""Tests for pique-loudness, on media generated with pique_engine.synth (nothing is downloaded).
+"""Tests for `audio_loudness`, on media generated with pique_engine.synth (nothing is downloaded).
 
 Reference levels come from ITU-R BS.1770-4: a 0 dBFS 997 Hz sine in one of L, R or C reads
 -3.01 LKFS (the -0.691 offset cancels the K-filter's +0.691 dB at 997 Hz), so a sine of
@@ -16,7 +16,7 @@ import pytest
 from pydantic import ValidationError
 from scipy import signal
 
-import pique_loudness
+from pique_qc import loudness_meter as pique_loudness
 from pique_engine import DetectorError, synth
 from pique_engine.plugins import load_plugins
 from pique_engine.testing import run_detector
@@ -255,14 +255,14 @@ def test_invalid_params_are_rejected(media_dir, params, message):
         run_detector("audio_loudness", path, params)
 
 
-def test_plugin_is_discovered_through_its_entry_point_with_its_version():
-    plugins = load_plugins(["loudness"], strict=True)
+def test_audio_loudness_is_discovered_through_the_qc_entry_point_with_its_version():
+    plugins = load_plugins(["qc"], strict=True)
     entry = plugins.detectors.entry("audio_loudness")
     assert entry is not None
-    assert (entry.plugin, entry.version) == ("loudness", metadata.version("pique-loudness"))
+    assert (entry.plugin, entry.version) == ("qc", metadata.version("pique-qc"))
     assert entry.detector.reads == "content"
     assert entry.detector.content_types == {"audio", "video"}
-    info = next(p for p in plugins.plugins if p.name == "loudness")
+    info = next(p for p in plugins.plugins if p.name == "qc")
     assert info.hooks == ("register_detectors",) and not info.builtin
 
 
