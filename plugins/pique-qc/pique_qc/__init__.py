@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from importlib import metadata
 
-from pique_engine import hookimpl
+from pique_engine import Detector, hookimpl
 
 from . import black, flashes, frozen, letterbox, loudness, scenes, sharpness, silence
-from ._content import content_detector
 
 try:
     __version__ = metadata.version("pique-qc")
@@ -38,5 +37,5 @@ def _params(module):
 @hookimpl
 def register_detectors(register):
     for module, content_types, description in DETECTORS:
-        register(content_detector(name=module.NAME, content_types=content_types, evaluate=module.evaluate,
-                                  params=_params(module), requests=module.requests, description=description))
+        register(Detector(name=module.NAME, content_types=content_types, evaluate=module.evaluate,
+                          params=_params(module), requests=module.requests, description=description))
