@@ -21,10 +21,10 @@ def ranges_from_events(events: list[tuple[float, str]], end_of_stream: float, mi
         if kind == "start" and start is None:
             start = t
         elif kind == "end" and start is not None:
-            if t - start >= min_duration:
+            if t - start + 1e-6 >= min_duration:  # times are rounded to the frame's timestamp
                 out.append([ms(start), ms(t)])
             start = None
-    if start is not None and end_of_stream - start >= min_duration:
+    if start is not None and end_of_stream - start + 1e-6 >= min_duration:
         out.append([ms(start), ms(max(start, end_of_stream))])
     return out
 

@@ -8,10 +8,16 @@ probe, ask the detector's `requests`, run one `run_pass` feeding bounded queues,
 from __future__ import annotations
 
 import queue
+import re
+import shutil
+import subprocess
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import pytest
 
 from pique_engine.media.decode_pass import run_pass
 from pique_engine.media.probe import probe
@@ -108,3 +114,68 @@ class PassMedia:
         return (item for n, item in self.items() if n == name)
 
 
+
+
+# -- media and the system ffmpeg ---------------------------------------------------------------
+
+FFMPEG = shutil.which("ffmpeg")
+
+
+def need_ffmpeg() -> str:
+    """The system ffmpeg's path; skips the test without one (fails in CI, where it must be installed)."""
+    try:
+        from tests.conftest import require_service  # the engine's checkout: skip locally, fail in CI
+    except ImportError:  # the pack on its own
+        def require_service(available: bool, why: str) -> None:
+            if not available:
+                pytest.skip(why)
+    require_service(FFMPEG is not None, "the system ffmpeg is not installed (apt-get install ffmpeg) to compare against")
+    return FFMPEG  # type: ignore[return-value]
+
+
+def ffmpeg_log(path: Path, *, vf: str | None = None, af: str | None = None) -> str:
+    """What `ffmpeg -i path -vf ... -af ... -f null -` prints (its filters log to stderr)."""
+    cmd = [need_ffmpeg(), "-hide_banner", "-nostats", "-i", str(path)]
+    cmd += ["-vf", vf] if vf else ["-vn"]
+    cmd += ["-af", af] if af else ["-an"]
+    done = subprocess.run([*cmd, "-f", "null", "-"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stderr
+
+
+def floats(pattern: str, text: str) -> list[float]:
+    return [float(x) for x in re.findall(pattern, text)]
+
+
+def noise(width: int, height: int, *, low: int = 40, high: int = 220, seed: int = 0) -> Callable[[int, float], np.ndarray]:
+    """A picture of fresh noise every frame: nothing in it is ever still."""
+
+    def picture(index: int, _t: float) -> np.ndarray:
+        return np.random.default_rng(seed * 100_003 + index).integers(low, high, (height, width), dtype=np.uint8)
+
+    return picture
+
+
+def encode(path: Path, picture: Callable[[int, float], np.ndarray], *, width: int, height: int, fps: int = 30,
+           seconds: float = 3.0, pix_fmt: str = "yuv420p", rotation: int = 0, crf: int = 18) -> Path:
+    """An H.264 MP4 of `picture` (8-bit luma values) stored as `pix_fmt`: yuv420p, yuvj420p
+    (full range) or yuv420p10le (luma values times 4); `rotation` as `synth.write_video` takes it; `crf` 0 is lossless."""
+    import av
+
+    deep = pix_fmt.endswith("10le")
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream("libx264", rate=fps)
+        vs.width, vs.height, vs.pix_fmt = width, height, pix_fmt
+        vs.options = {"preset": "ultrafast", "crf": str(crf)}
+        if rotation:
+            vs.set_display_rotation(-rotation)
+        for i in range(int(round(seconds * fps))):
+            y = picture(i, i / fps).astype(np.uint16 if deep else np.uint8) * (4 if deep else 1)
+            chroma = np.full((height // 2, width), 512 if deep else 128, y.dtype)
+            frame = av.VideoFrame.from_ndarray(np.concatenate([y, chroma]), format=pix_fmt)
+            frame.pts = i
+            for packet in vs.encode(frame):
+                out.mux(packet)
+        for packet in vs.encode(None):
+            out.mux(packet)
+    return path
