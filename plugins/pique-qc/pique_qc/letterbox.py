@@ -105,8 +105,11 @@ def _depth_scale(info) -> float:
 
 def evaluate(media, params: LetterboxParams) -> DetectorResult:
     image = media.info.kind == "image"
-    limit = params.limit if params.limit >= 1 else params.limit * 255  # cropdetect reads < 1 as a fraction
-    detect = CropDetect(limit if image else limit * _depth_scale(media.info), params.round, skip=0 if image else 2)
+    if params.limit < 1:  # cropdetect reads it as a fraction of the stored depth's maximum
+        limit = params.limit * 255
+    else:
+        limit = params.limit if image else params.limit * _depth_scale(media.info)
+    detect = CropDetect(limit, params.round, skip=0 if image else 2)
     early: list[np.ndarray] = []
     for item in media.stream("pixels" if image else "frames"):
         if len(early) < 2:
