@@ -19,7 +19,7 @@ from scipy import signal
 from pique_qc import loudness_meter as pique_loudness
 from pique_engine import DetectorError, synth
 from pique_engine.plugins import load_plugins
-from qc_kit import run as run_detector
+from pique_engine.testing import run_detector
 
 RATES = [44100, 48000]
 
