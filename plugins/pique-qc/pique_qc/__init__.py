@@ -17,25 +17,21 @@ try:
 except metadata.PackageNotFoundError:  # imported from a source tree
     __version__ = "0+unknown"
 
-# (module, content types, description)
+# (module, its params model, content types, description)
 DETECTORS = [
-    (black, {"video"}, "Black stretches (FFmpeg blackdetect): segments, total, leading and trailing black."),
-    (frozen, {"video"}, "Frozen stretches (FFmpeg freezedetect): segments and total."),
-    (silence, {"audio", "video"}, "Silent stretches (FFmpeg silencedetect): leading, trailing and longest silence."),
-    (loudness, {"audio", "video"}, "Integrated loudness (BS.1770-4 LUFS), range, true and sample peak, clipping, silence."),
-    (letterbox, {"video", "image"}, "Black bars (FFmpeg cropdetect's algorithm): active area and bar share."),
-    (scenes, {"video"}, "Scene cuts (FFmpeg scdet): cut times, cuts per minute, shot lengths."),
-    (sharpness, {"video"}, "Sharpness from FFmpeg blurdetect: median, 10th percentile, blurry stretches."),
-    (flashes, {"video"}, "Photosensitive flashing against the WCAG 2.3.1 general flash threshold."),
+    (black, black.BlackParams, {"video"}, "Black stretches (FFmpeg blackdetect): segments, total, leading and trailing black."),
+    (frozen, frozen.FrozenParams, {"video"}, "Frozen stretches (FFmpeg freezedetect): segments and total."),
+    (silence, silence.SilenceParams, {"audio", "video"}, "Silent stretches (FFmpeg silencedetect): leading, trailing and longest silence."),
+    (loudness, loudness.LoudnessParams, {"audio", "video"}, "Integrated loudness (BS.1770-4 LUFS), range, true and sample peak, clipping, silence."),
+    (letterbox, letterbox.LetterboxParams, {"video", "image"}, "Black bars (FFmpeg cropdetect's algorithm): active area and bar share."),
+    (scenes, scenes.SceneParams, {"video"}, "Scene cuts (FFmpeg scdet): cut times, cuts per minute, shot lengths."),
+    (sharpness, sharpness.SharpnessParams, {"video"}, "Sharpness from FFmpeg blurdetect: median, 10th percentile, blurry stretches."),
+    (flashes, flashes.FlashParams, {"video"}, "Photosensitive flashing against the WCAG 2.3.1 general flash threshold."),
 ]
-
-
-def _params(module):
-    return next(v for k, v in vars(module).items() if k.endswith("Params") and isinstance(v, type) and v.__module__ == module.__name__)
 
 
 @hookimpl
 def register_detectors(register):
-    for module, content_types, description in DETECTORS:
+    for module, params, content_types, description in DETECTORS:
         register(Detector(name=module.NAME, content_types=content_types, evaluate=module.evaluate,
-                          params=_params(module), requests=module.requests, description=description))
+                          params=params, requests=module.requests, description=description))

@@ -52,12 +52,14 @@ class CropDetect:
         x1, y1, x2, y2 = self.box if self.box and (w, h) == self.size else (w - 1, h - 1, 0, 0)
         self.size = (w, h)
         limit = int(round(self.limit))
-        rows = luma.sum(axis=1, dtype=np.int64) // w > limit
-        cols = luma.sum(axis=0, dtype=np.int64) // h > limit
-        y1 = _first(rows, 0, y1)
-        y2 = _last(rows, h - 1, max(y2, y1), y2)
-        x1 = _first(cols, 0, x1)
-        x2 = _last(cols, w - 1, max(x2, x1), x2)
+        # The box only grows, so only lines outside it can change it: a full-frame picture costs
+        # nothing after its first frame. Means are integer, as cropdetect's are.
+        y1 = _first(luma[:y1].sum(axis=1, dtype=np.int64) // w > limit, y1)
+        stop = max(y2, y1)
+        y2 = _last(luma[stop + 1 :].sum(axis=1, dtype=np.int64) // w > limit, stop + 1, y2)
+        x1 = _first(luma[:, :x1].sum(axis=0, dtype=np.int64) // h > limit, x1)
+        stop = max(x2, x1)
+        x2 = _last(luma[:, stop + 1 :].sum(axis=0, dtype=np.int64) // h > limit, stop + 1, x2)
         self.box = (x1, y1, x2, y2)
 
     def crop(self) -> tuple[int, int, int, int] | None:
@@ -75,18 +77,16 @@ class CropDetect:
         return x, y, w, h
 
 
-def _first(content: np.ndarray, start: int, current: int) -> int:
-    """cropdetect's forward scan: the first content line before `current`, else `current`."""
-    hits = np.flatnonzero(content[start:current])
+def _first(content: np.ndarray, current: int) -> int:
+    """cropdetect's forward scan over the lines before `current`: the first content line, else `current`."""
+    hits = np.flatnonzero(content)
     return int(hits[0]) if hits.size else current
 
 
-def _last(content: np.ndarray, start: int, stop: int, current: int) -> int:
-    """The backward scan from `start` down to (not including) `stop`."""
-    if start <= stop:
-        return current
-    hits = np.flatnonzero(content[stop + 1 : start + 1])
-    return int(stop + 1 + hits[-1]) if hits.size else current
+def _last(content: np.ndarray, offset: int, current: int) -> int:
+    """The backward scan over the lines from `offset` to the end: the last content line, else `current`."""
+    hits = np.flatnonzero(content)
+    return int(offset + hits[-1]) if hits.size else current
 
 
 def _depth_scale(info) -> float:

@@ -6,8 +6,9 @@ import re
 
 import numpy as np
 import pytest
+from PIL import Image
 
-from qc_kit import encode, ffmpeg_log, metrics, noise
+from qc_kit import encode, ffmpeg_log, metrics, noise, run
 
 W, H = 320, 240
 
@@ -69,14 +70,10 @@ def test_fast_reads_samples_and_finds_the_same_bars(media_dir):
 def test_images_are_measured_and_bars_over_the_limit_fail(media_dir):
     picture = barred(60, 60, 0, 0, black=0)(0, 0.0)
     path = media_dir / "poster.png"
-    from PIL import Image
-
     Image.fromarray(picture).save(path)
     m = metrics("letterbox", path)
     assert m["active_area"] == [0, 60, W, H - 120]
     assert m["active_aspect_ratio"] == pytest.approx(W / (H - 120), abs=1e-3)
-    from qc_kit import run
-
     assert not run("letterbox", path, {"max_bar_ratio": 0.05}).pass_check
     assert run("letterbox", path, {"max_bar_ratio": 0.6}).pass_check
 

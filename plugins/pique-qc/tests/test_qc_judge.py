@@ -12,8 +12,6 @@ import pytest
 from pique_engine import synth
 from scipy import ndimage
 
-from qc_kit import encode
-
 JUDGE = Path(__file__).resolve().parents[3] / "fixtures" / "judges" / "qc_short_video.json"
 W, H, FPS, SECONDS = 108, 192, 30, 12
 
@@ -43,30 +41,15 @@ def evaluate(path: Path) -> dict:
     return {r["criterion_id"]: r for r in json.loads(done.stdout)["results"]}
 
 
-def with_sound(path: Path, amplitude: float) -> Path:
-    """Mux a 997 Hz tone (peak `amplitude` on both channels: 20*log10(amplitude) LUFS) under the picture."""
-    video = path.with_suffix(".video.mp4")
-    path.rename(video)
+def clip(path: Path, picture, amplitude: float) -> Path:
+    """The picture over a 997 Hz tone of peak `amplitude` on both channels (20*log10(amplitude) LUFS)."""
     sound = synth.tone(SECONDS, 48000, 2, freq=997, amplitude=amplitude)
-    import av
-
-    with av.open(str(video)) as src, av.open(str(path), "w") as out:
-        vs = out.add_stream_from_template(src.streams.video[0])
-        audio = out.add_stream("aac", rate=48000, layout="stereo")
-        for packet in src.demux(src.streams.video[0]):
-            if packet.dts is not None:
-                packet.stream = vs
-                out.mux(packet)
-        for i in range(0, len(sound), 1024):
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(sound[i : i + 1024].T), format="fltp", layout="stereo")
-            frame.sample_rate, frame.pts = 48000, i
-            out.mux(audio.encode(frame))
-        out.mux(audio.encode(None))
-    return path
+    return synth.write_video(path, width=W, height=H, fps=FPS, seconds=SECONDS, audio_rate=48000, picture=picture,
+                             sound=sound, codec_options={"preset": "ultrafast", "crf": "18"})
 
 
 def test_a_clean_short_video_passes_every_criterion(media_dir):
-    path = with_sound(encode(media_dir / "clean.mp4", short_video(), width=W, height=H, seconds=SECONDS), 0.2)
+    path = clip(media_dir / "clean.mp4", short_video(), 0.2)
     results = evaluate(path)
     failed = {k: r["rationale"] for k, r in results.items() if not r["pass_check"]}
     assert failed == {}
@@ -76,7 +59,7 @@ def test_a_clean_short_video_passes_every_criterion(media_dir):
 
 def test_black_start_strobe_and_quiet_sound_fail_their_criteria_only(media_dir):
     picture = short_video(black_until=1.0, strobe=(6.0, 8.0))
-    path = with_sound(encode(media_dir / "bad.mp4", picture, width=W, height=H, seconds=SECONDS), 0.02)
+    path = clip(media_dir / "bad.mp4", picture, 0.02)
     results = evaluate(path)
     failed = {k for k, r in results.items() if not r["pass_check"]}
     # a black second is also a still one, so the freeze criterion fails with the black one
