@@ -65,7 +65,8 @@ def run(cmd: list[str]) -> tuple[float, int, str, str]:
     """Wall seconds, peak RSS (KiB) of the process and its children, stdout, stderr."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err)
+        # A wide detector time limit: a 10-minute clip must be measured whole, not abandoned midway.
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env={**os.environ, "PIQUE_DETECTOR_TIMEOUT_SEC": "3600"})
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
         out.seek(0), err.seek(0)
