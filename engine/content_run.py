@@ -155,7 +155,7 @@ def run_content(
 def _start(detector: Detector, params: BaseModel, media: ContentMedia, feed: _Feed) -> threading.Thread:
     def target() -> None:
         try:
-            feed.outcome = outcome_of(detector, lambda: detector.evaluate(media, params))
+            feed.outcome = outcome_of(detector, lambda: detector.evaluate(media, params), media.name)
         except BaseException as exc:  # MemoryError: re-raised on the evaluating thread
             feed.outcome = exc
 

@@ -53,7 +53,7 @@ def validated(detector: Detector, result: object) -> DetectorResult:
         raise DetectorError(f"detector {detector.name!r} returned an invalid DetectorResult: {problems}") from None
 
 
-def outcome_of(detector: Detector, call: Callable[[], object]) -> Outcome:
+def outcome_of(detector: Detector, call: Callable[[], object], media_name: str = "the media") -> Outcome:
     """Run `call` and turn what happens into an `Outcome`; `MemoryError` propagates (the sandbox reports it)."""
     try:
         return Outcome(result=validated(detector, call()))
@@ -62,17 +62,17 @@ def outcome_of(detector: Detector, call: Callable[[], object]) -> Outcome:
     except DetectorError as exc:
         return Outcome(error=str(exc), exception=exc)
     except Exception as exc:  # third-party code: report it, keep the other criteria
-        log.warning("detector %r raised %s: %s", detector.name, type(exc).__name__, exc, exc_info=exc)
+        log.exception("detector %r raised on %s", detector.name, media_name)
         return Outcome(error=f"detector {detector.name!r} failed: {type(exc).__name__}: {exc}", exception=exc)
 
 
-def call_with_budget(detector: Detector, call: Callable[[], object], seconds: float) -> Outcome:
+def call_with_budget(detector: Detector, call: Callable[[], object], seconds: float, media_name: str = "the media") -> Outcome:
     """Run `call` on its own thread; past `seconds` it is abandoned and the criterion fails."""
     box: list[Outcome | BaseException] = []
 
     def target() -> None:
         try:
-            box.append(outcome_of(detector, call))
+            box.append(outcome_of(detector, call, media_name))
         except BaseException as exc:  # MemoryError: re-raised on the calling thread
             box.append(exc)
 

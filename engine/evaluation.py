@@ -212,7 +212,7 @@ class _Run:
                 t0 = time.perf_counter()
                 media = guarded_media(self.media, det)
                 seconds = budget()
-                self.finish(cid, call_with_budget(det, lambda: det.evaluate(media, bound.params), seconds), t0)
+                self.finish(cid, call_with_budget(det, lambda: det.evaluate(media, bound.params), seconds, media.name), t0)
         if content:
             self._content(content, report, budget, limits)
 
@@ -261,7 +261,7 @@ def run_criterion(bound: BoundCriterion, media: Media, *, timeout_sec: float = D
     """Run one header-only criterion on its own, as an evaluation would (the fuzz harness does)."""
     det = bound.detector
     guarded = guarded_media(media, det)
-    return criterion_result(bound, call_with_budget(det, lambda: det.evaluate(guarded, bound.params), timeout_sec))
+    return criterion_result(bound, call_with_budget(det, lambda: det.evaluate(guarded, bound.params), timeout_sec, media.name))
 
 
 def _failed_criterion(bound: BoundCriterion, error: str) -> CriterionResult:

@@ -72,7 +72,8 @@ def evaluate(settings, files: tuple[Path, ...], judge_path: Path, content_type: 
         raise click.UsageError(str(exc)) from None
     limits = ProbeLimits(settings.max_image_pixels, settings.max_video_pixels, settings.max_duration_sec)
     sandbox = Limits(timeout_sec=settings.evaluation_timeout_sec, memory_bytes=settings.evaluation_memory_mb << 20)
-    evaluator = Evaluator(plugins, limits, detector_timeout_sec=settings.detector_timeout_sec)
+    evaluator = Evaluator(plugins, limits, detector_timeout_sec=settings.detector_timeout_sec,
+                          evaluation_timeout_sec=settings.evaluation_timeout_sec)
     report = _report_writer(report_path, limits, sandbox if isolate else None)
     any_failed = False
     for path in files:
