@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pique_engine import Checks, DetectorResult
 from pique_engine.media.content import VideoFilter
 
-from ._content import duration, leading, ms, ranges_from_events, total, trailing
+from .ranges import duration, leading, ms, ranges_from_events, total, trailing
 
 NAME = "black_frames"
 

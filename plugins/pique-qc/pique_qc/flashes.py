@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pique_engine import Checks, DetectorResult
 from pique_engine.media.content import VideoFrames
 
-from ._content import Ranges, ms
+from .ranges import Ranges, ms
 
 NAME = "flashes"
 # sRGB relative luminance of each 8-bit grey level (IEC 61966-2-1, as WCAG defines it).

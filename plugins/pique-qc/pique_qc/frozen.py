@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pique_engine import Checks, DetectorResult
 from pique_engine.media.content import VideoFilter
 
-from ._content import duration, ranges_from_events, total
+from .ranges import duration, ranges_from_events, total
 
 NAME = "frozen_frames"
 _KEY = "lavfi.freezedetect."

@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pique_engine import Checks, DetectorResult
 from pique_engine.media.content import VideoFilter
 
-from ._content import duration, ms
+from .ranges import duration, ms
 
 NAME = "scene_cuts"
 

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pique_engine import Checks, DetectorResult
 from pique_engine.media.content import VideoFilter
 
-from ._content import Ranges, duration, ms
+from .ranges import Ranges, duration, ms
 
 NAME = "sharpness"
 

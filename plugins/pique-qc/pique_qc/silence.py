@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pique_engine import Checks, DetectorError, DetectorResult
 from pique_engine.media.content import AudioFilter
 
-from ._content import duration, leading, ms, ranges_from_events, total, trailing
+from .ranges import duration, leading, ms, ranges_from_events, total, trailing
 
 NAME = "silence"
 
