@@ -14,8 +14,8 @@ from .conftest import FIXTURES, IN_CI
 
 @pytest.fixture(scope="module", autouse=True)
 def installed():
-    if importlib.util.find_spec("pique_loudness") is None:
-        why = "the example plugin is not installed: pip install -e plugins/pique-loudness (make test does)"
+    if importlib.util.find_spec("pique_qc") is None:
+        why = "the example plugin is not installed: pip install -e plugins/pique-qc (make test does)"
         if IN_CI:
             pytest.fail(why)
         pytest.skip(why)
@@ -24,7 +24,7 @@ def installed():
 def test_loudness_plugin_is_discovered_through_its_entry_point():
     r = subprocess.run([sys.executable, "-m", "pique_engine", "detectors", "--json"], capture_output=True, text=True, check=True, timeout=600)
     rows = {row["detector"]: row for row in json.loads(r.stdout)}
-    assert rows["audio_loudness"]["plugin"] == "loudness"
+    assert rows["audio_loudness"]["plugin"] == "qc"
     assert rows["audio_loudness"]["content_types"] == ["audio", "video"]
     assert rows["audio_loudness"]["reads"] == "content"
 

@@ -1,4 +1,4 @@
-"""pique-loudness: the `audio_loudness` detector for pique-engine.
+"""The loudness meter behind `audio_loudness`.
 
 Measures what a delivery spec asks of a soundtrack, in one streaming pass over the samples:
 integrated loudness (ITU-R BS.1770-4, LUFS), loudness range (EBU Tech 3342, LU), maximum
@@ -10,29 +10,21 @@ energy per 100 ms of audio, the filter states and a few running maxima, never th
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
-from importlib import metadata
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 from scipy import signal
 
-from pique_engine import Checks, Detector, DetectorError, DetectorResult, Media, hookimpl
-from pique_engine.media.decode import audio_blocks
-
-try:
-    __version__ = metadata.version("pique-loudness")
-except metadata.PackageNotFoundError:  # imported from a source tree
-    __version__ = "0+unknown"
-
-NAME = "audio_loudness"
+from pique_engine import DetectorError
 
 _ABSOLUTE_GATE_LUFS = -70.0
 _RELATIVE_GATE_LU = -10.0  # integrated loudness (BS.1770-4)
 _LRA_RELATIVE_GATE_LU = -20.0  # loudness range (EBU Tech 3342)
 _OFFSET_DB = -0.691  # cancels the K-filter's gain at 997 Hz
 _OVERSAMPLE = 4
+# Full scale of 16-bit audio: a sample at or past it has been clipped (or sits exactly at the rail).
+CLIP_LEVEL = 32767 / 32768
 # The low-pass resample_poly(x, 4, 1) uses. It is a Nyquist filter: its phase 0 is the samples
 # themselves (times 1.0006; the sample peak covers those), so only phases 1-3 are computed,
 # each as a 20-tap FIR: (frames, 20) sliding windows times a (20, 3) matrix, in float32 BLAS.
@@ -41,33 +33,6 @@ _TRUE_PEAK_TAPS = len(_TRUE_PEAK_FIR) // _OVERSAMPLE
 _TRUE_PEAK_PHASES = np.stack([_TRUE_PEAK_FIR[p::_OVERSAMPLE][:_TRUE_PEAK_TAPS][::-1] for p in range(1, _OVERSAMPLE)],
                              axis=1).astype(np.float32)
 _TRUE_PEAK_HISTORY = _TRUE_PEAK_TAPS - 1  # earlier frames each interpolated value depends on
-_REBUFFER_FRAMES = 1 << 15  # FFmpeg hands out ~1024-frame frames; filter calls want bigger blocks
-
-
-class LoudnessParams(BaseModel):
-    """Every requirement is optional; only the ones given are checked."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    target_lufs: float | None = Field(default=None, ge=-70, le=0, allow_inf_nan=False,
-                                      description="Integrated loudness to hit, e.g. -14 (streaming) or -23 (EBU R128).")
-    tolerance_lu: float = Field(default=1.0, gt=0, le=20, allow_inf_nan=False, description="Allowed distance from target_lufs.")
-    min_lufs: float | None = Field(default=None, ge=-70, le=0, allow_inf_nan=False)
-    max_lufs: float | None = Field(default=None, ge=-70, le=0, allow_inf_nan=False)
-    max_true_peak_dbtp: float | None = Field(default=None, ge=-60, le=12, allow_inf_nan=False, description="e.g. -1 or -2.")
-    max_sample_peak_dbfs: float | None = Field(default=None, ge=-60, le=0, allow_inf_nan=False)
-    max_leading_silence_sec: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-    max_trailing_silence_sec: float | None = Field(default=None, ge=0, allow_inf_nan=False)
-    silence_threshold_dbfs: float = Field(default=-60.0, ge=-140, lt=0, allow_inf_nan=False,
-                                          description="Samples quieter than this on every channel count as silence.")
-
-    @model_validator(mode="after")
-    def _consistent(self) -> LoudnessParams:
-        if self.min_lufs is not None and self.max_lufs is not None and self.min_lufs > self.max_lufs:
-            raise ValueError(f"min_lufs ({self.min_lufs}) is greater than max_lufs ({self.max_lufs})")
-        if "tolerance_lu" in self.model_fields_set and self.target_lufs is None:
-            raise ValueError("tolerance_lu applies to target_lufs; set target_lufs too, or use min_lufs/max_lufs")
-        return self
 
 
 @dataclass(frozen=True)
@@ -85,6 +50,7 @@ class Loudness:
     duration_sec: float
     sample_rate: int
     channels: int
+    clipped_samples: int
 
 
 def k_weighting_sos(rate: int) -> np.ndarray:
@@ -138,6 +104,7 @@ class LoudnessMeter:
         self._acc = 0.0
         self._peak = 0.0
         self._true_peak = 0.0
+        self._clipped = 0
         self._first_sound: int | None = None
         self._last_sound: int | None = None
 
@@ -164,6 +131,7 @@ class LoudnessMeter:
         x = np.ascontiguousarray(block.T, dtype=np.float32)  # (channels, frames): rows are fast
         mags = np.abs(x).max(axis=0)
         self._peak = max(self._peak, float(mags.max()))
+        self._clipped += int(np.count_nonzero(np.abs(x) >= CLIP_LEVEL))
         sound = np.flatnonzero(mags >= self._silence)
         if sound.size:
             if self._first_sound is None:
@@ -214,6 +182,7 @@ class LoudnessMeter:
             duration_sec=round(duration, 3),
             sample_rate=self.rate,
             channels=self._channels,
+            clipped_samples=self._clipped,
         )
 
 
@@ -267,75 +236,3 @@ def _db(amplitude: float) -> float | None:
 
 def _round(x: float | None, digits: int = 2) -> float | None:
     return None if x is None else round(x, digits)
-
-
-def _rebuffered(blocks: Iterable[np.ndarray], min_frames: int = _REBUFFER_FRAMES) -> Iterator[np.ndarray]:
-    pending: list[np.ndarray] = []
-    count = 0
-    for block in blocks:
-        pending.append(block)
-        count += len(block)
-        if count >= min_frames:
-            yield pending[0] if len(pending) == 1 else np.concatenate(pending)
-            pending, count = [], 0
-    if pending:
-        yield np.concatenate(pending)
-
-
-def evaluate(media: Media, params: LoudnessParams) -> DetectorResult:
-    audio = media.info.audio
-    if audio is None:
-        raise DetectorError(
-            f"{media.info.describe()} has no audio track, so its loudness cannot be measured; "
-            f"upload it with sound or drop the {NAME} criterion for silent videos"
-        )
-    m = measure(_rebuffered(audio_blocks(media)), audio.sample_rate, silence_threshold_dbfs=params.silence_threshold_dbfs)
-    lufs, tp, sp = m.integrated_lufs, m.true_peak_dbtp, m.sample_peak_dbfs
-    if lufs is not None:
-        shown = f"{lufs:.2f} LUFS"
-    elif m.duration_sec < 0.4:
-        shown = "none (shorter than one 400 ms block)"
-    else:
-        shown = "none (silent: every block is below -70 LUFS)"
-
-    c = Checks()
-    p = params
-    if p.target_lufs is not None:
-        ok = lufs is not None and abs(lufs - p.target_lufs) <= p.tolerance_lu
-        c.check("integrated loudness", shown, f"{p.target_lufs:g} LUFS ±{p.tolerance_lu:g} LU", ok=ok)
-    if p.min_lufs is not None:
-        c.check("integrated loudness", shown, f">= {p.min_lufs:g} LUFS", ok=lufs is not None and lufs >= p.min_lufs)
-    if p.max_lufs is not None:
-        c.check("integrated loudness", shown, f"<= {p.max_lufs:g} LUFS", ok=lufs is None or lufs <= p.max_lufs)
-    if p.max_true_peak_dbtp is not None:
-        c.check("true peak", _level(tp, "dBTP"), f"<= {p.max_true_peak_dbtp:g} dBTP", ok=tp is None or tp <= p.max_true_peak_dbtp)
-    if p.max_sample_peak_dbfs is not None:
-        c.check("sample peak", _level(sp, "dBFS"), f"<= {p.max_sample_peak_dbfs:g} dBFS", ok=sp is None or sp <= p.max_sample_peak_dbfs)
-    if p.max_leading_silence_sec is not None:
-        c.check("leading silence", f"{m.leading_silence_sec:.2f}s", f"<= {p.max_leading_silence_sec:g}s",
-                ok=m.leading_silence_sec <= p.max_leading_silence_sec)
-    if p.max_trailing_silence_sec is not None:
-        c.check("trailing silence", f"{m.trailing_silence_sec:.2f}s", f"<= {p.max_trailing_silence_sec:g}s",
-                ok=m.trailing_silence_sec <= p.max_trailing_silence_sec)
-
-    loudness = f"{lufs:.1f} LUFS" if lufs is not None else "silent"
-    peak = f"{tp:.1f} dBTP" if tp is not None else "no peak"
-    return c.result(name=NAME, metrics=asdict(m), summary=f"Loudness meets requirements: {loudness}, {peak}")
-
-
-def _level(value: float | None, unit: str) -> str:
-    return f"{value:.2f} {unit}" if value is not None else "none (silent)"
-
-
-@hookimpl
-def register_detectors(register):
-    register(
-        Detector(
-            name=NAME,
-            content_types={"audio", "video"},
-            evaluate=evaluate,
-            params=LoudnessParams,
-            reads="content",
-            description="Integrated loudness (BS.1770-4 LUFS), true and sample peak, leading/trailing silence.",
-        )
-    )

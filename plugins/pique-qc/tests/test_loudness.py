@@ -1,4 +1,4 @@
-"""Tests for pique-loudness, on media generated with pique_engine.synth (nothing is downloaded).
+"""Tests for `audio_loudness`, on media generated with pique_engine.synth (nothing is downloaded).
 
 Reference levels come from ITU-R BS.1770-4: a 0 dBFS 997 Hz sine in one of L, R or C reads
 -3.01 LKFS (the -0.691 offset cancels the K-filter's +0.691 dB at 997 Hz), so a sine of
@@ -16,7 +16,7 @@ import pytest
 from pydantic import ValidationError
 from scipy import signal
 
-import pique_loudness
+from pique_qc import loudness_meter
 from pique_engine import DetectorError, synth
 from pique_engine.plugins import load_plugins
 from pique_engine.testing import run_detector
@@ -55,12 +55,12 @@ def test_k_weighting_at_48k_reproduces_the_bs1770_coefficient_table():
         [1.53512485958697, -2.69169618940638, 1.19839281085285, 1.0, -1.69065929318241, 0.73248077421585],
         [1.0, -2.0, 1.0, 1.0, -1.99004745483398, 0.99007225036621],
     ]
-    np.testing.assert_allclose(pique_loudness.k_weighting_sos(48000), expected, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(loudness_meter.k_weighting_sos(48000), expected, rtol=0, atol=1e-10)
 
 
 @pytest.mark.parametrize("rate", [32000, 44100, 48000, 88200])
 def test_k_weighting_gain_at_997_hz_is_the_offset_the_standard_cancels(rate):
-    _, h = signal.sosfreqz(pique_loudness.k_weighting_sos(rate), worN=[997.0], fs=rate)
+    _, h = signal.sosfreqz(loudness_meter.k_weighting_sos(rate), worN=[997.0], fs=rate)
     assert db(abs(h[0])) == pytest.approx(0.691, abs=0.02)
 
 
@@ -142,10 +142,10 @@ def test_results_do_not_depend_on_how_the_stream_is_cut_into_blocks():
     x = (rng.standard_normal((rate * 3, 2)) * 0.2).astype(np.float32)
     x[: rate // 2] = 0  # silence either side, so a one-shot resample sees the whole ringing
     x[-rate // 2 :] = 0
-    whole = pique_loudness.measure([x], rate)
+    whole = loudness_meter.measure([x], rate)
     for size in (1, 1023, 4410, 65536):
         parts = [x[i : i + size] for i in range(0, len(x), size)] if size > 1 else np.array_split(x, 7)
-        assert pique_loudness.measure(parts, rate) == whole
+        assert loudness_meter.measure(parts, rate) == whole
     oneshot = np.abs(signal.resample_poly(x.astype(np.float64), 4, 1, axis=0)).max()
     assert whole.true_peak_dbtp == pytest.approx(db(oneshot), abs=0.01)
 
@@ -153,7 +153,7 @@ def test_results_do_not_depend_on_how_the_stream_is_cut_into_blocks():
 def test_loudness_range_measures_the_spread_between_loud_and_quiet_passages():
     rate = 48000
     x = np.concatenate([sine(20, rate, amplitude=0.5), sine(20, rate, amplitude=0.5 / 10 ** (6 / 20))])
-    m = pique_loudness.measure([x], rate)
+    m = loudness_meter.measure([x], rate)
     assert m.loudness_range_lu == pytest.approx(6.0, abs=0.2)
     assert m.max_short_term_lufs == pytest.approx(db(0.5) - 3.01, abs=0.05)
 
@@ -255,14 +255,14 @@ def test_invalid_params_are_rejected(media_dir, params, message):
         run_detector("audio_loudness", path, params)
 
 
-def test_plugin_is_discovered_through_its_entry_point_with_its_version():
-    plugins = load_plugins(["loudness"], strict=True)
+def test_audio_loudness_is_discovered_through_the_qc_entry_point_with_its_version():
+    plugins = load_plugins(["qc"], strict=True)
     entry = plugins.detectors.entry("audio_loudness")
     assert entry is not None
-    assert (entry.plugin, entry.version) == ("loudness", metadata.version("pique-loudness"))
+    assert (entry.plugin, entry.version) == ("qc", metadata.version("pique-qc"))
     assert entry.detector.reads == "content"
     assert entry.detector.content_types == {"audio", "video"}
-    info = next(p for p in plugins.plugins if p.name == "loudness")
+    info = next(p for p in plugins.plugins if p.name == "qc")
     assert info.hooks == ("register_detectors",) and not info.builtin
 
 
@@ -279,6 +279,6 @@ def test_integrated_loudness_agrees_with_pyloudnorm(rate):
     noise *= 0.3 / np.abs(noise).max()
     envelope = np.repeat([1.0, 0.3, 0.0, 1.0, 0.05, 0.6], rate * 2)[:, None]
     x = noise * envelope
-    ours = pique_loudness.measure([x[i : i + 30000] for i in range(0, len(x), 30000)], rate).integrated_lufs
+    ours = loudness_meter.measure([x[i : i + 30000] for i in range(0, len(x), 30000)], rate).integrated_lufs
     assert ours == pytest.approx(pyln.Meter(rate, filter_class="DeMan").integrated_loudness(x), abs=0.05)
     assert ours == pytest.approx(pyln.Meter(rate).integrated_loudness(x), abs=0.1)
