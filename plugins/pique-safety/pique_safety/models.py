@@ -32,14 +32,14 @@ def ocr_engine():
     not run. Detection works on the frame as handed over (never upscaled to 736 px, the
     package's default, which costs 4x the time on a 640x360 frame).
     """
-    from rapidocr import RapidOCR
+    from rapidocr import EngineType, RapidOCR
 
     models = files("rapidocr").joinpath("models")
     return RapidOCR(params={
         "Global.log_level": "error",
         "Global.use_cls": False,
-        "Det.engine_type": "onnxruntime",
-        "Rec.engine_type": "onnxruntime",
+        "Det.engine_type": EngineType.ONNXRUNTIME,
+        "Rec.engine_type": EngineType.ONNXRUNTIME,
         "Det.model_path": str(models.joinpath("PP-OCRv6_det_small.onnx")),
         "Rec.model_path": str(models.joinpath("PP-OCRv6_rec_small.onnx")),
         "Det.limit_type": "max",

@@ -66,6 +66,7 @@ def _found(segments: list[list[float]], flagged: list[tuple[float, float]]) -> s
     parts = []
     for a, b in segments[:3]:
         inside = [s for t, s in flagged if a - 1e-6 <= t <= b + 1e-6]
-        parts.append(f"nsfw score {max(inside):.2f} at {a:.1f}-{b:.1f} s ({len(inside)} frames)")
+        n = len(inside)
+        parts.append(f"nsfw score {max(inside):.2f} at {a:.1f}-{b:.1f} s ({n} frame{'s' if n != 1 else ''})")
     more = f" and {len(segments) - 3} more segments" if len(segments) > 3 else ""
     return "; ".join(parts) + more
