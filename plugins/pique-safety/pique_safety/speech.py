@@ -58,28 +58,33 @@ def probabilities(blocks: Iterable[AudioBlock]) -> tuple[np.ndarray, float]:
 def segments(probs: np.ndarray, start: float, params: SpeechParams) -> list[list[float]]:
     """Speech ranges by hysteresis, as Silero's own `get_speech_timestamps` does it.
 
-    Speech starts at a chunk at or over `threshold` and ends once the probability has stayed
-    under `threshold - 0.15` for `min_silence_sec`; ranges shorter than `min_speech_sec` go.
+    Speech starts at a chunk at or over `threshold` and lasts while the probability stays
+    over `threshold - 0.15`, bridging dips shorter than `min_silence_sec`; it ends after its
+    last chunk at or over `threshold` (the model's memory keeps the probability up a little
+    after the voice stops). Ranges shorter than `min_speech_sec` are dropped.
     """
     step = CHUNK / RATE
     low = max(0.01, params.threshold - 0.15)
     found: list[list[float]] = []
     begin: int | None = None
-    quiet_since: int | None = None
+    last_high = quiet_since = 0
     for i, p in enumerate(probs):
         if begin is None:
             if p >= params.threshold:
-                begin, quiet_since = i, None
+                begin = last_high = i
+                quiet_since = -1
             continue
+        if p >= params.threshold:
+            last_high = i
         if p >= low:
-            quiet_since = None
-        elif quiet_since is None:
+            quiet_since = -1
+        elif quiet_since < 0:
             quiet_since = i
         elif (i - quiet_since) * step >= params.min_silence_sec:
-            found.append([begin * step, quiet_since * step])
-            begin, quiet_since = None, None
+            found.append([begin * step, (last_high + 1) * step])
+            begin = None
     if begin is not None:
-        found.append([begin * step, (quiet_since if quiet_since is not None else len(probs)) * step])
+        found.append([begin * step, (last_high + 1) * step])
     return [[round(start + a, 3), round(start + b, 3)] for a, b in found if b - a >= params.min_speech_sec]
 
 
