@@ -8,8 +8,10 @@ Plugin authors need only what is exported here:
     def register_detectors(register):
         register(Detector(name="my_check", content_types={"video"}, evaluate=my_check))
 
-`audio_blocks`, `run_detector` and `synth` load on first use: they bring numpy, PyAV and
-pytest, which a process that only evaluates headers never needs.
+A content detector also declares `requests` (`VideoFrames`, `AudioBlocks`, `ImagePixels`,
+`VideoFilter`, `AudioFilter`) and reads `Frame`, `AudioBlock` and `FilterEvent` items; see
+docs/plugins.md. These, `audio_blocks`, `run_detector` and `synth` load on first use: they
+bring numpy, PyAV and pytest, which a process that only evaluates headers never needs.
 """
 
 from __future__ import annotations
@@ -33,8 +35,13 @@ from .hookspecs import hookimpl
 from .media.info import AudioStream, ContentType, ImageInfo, Media, MediaInfo, VideoStream
 from .media.ratio import AspectRatio, aspect_ratio_label, parse_ratio, ratio_matches
 
+_CONTENT = ("AudioBlock", "AudioBlocks", "AudioFilter", "FilterEvent", "Frame", "ImagePixels", "VideoFilter", "VideoFrames")
+
 __all__ = [
     "AspectRatio",
+    "AudioBlock",
+    "AudioBlocks",
+    "AudioFilter",
     "AudioStream",
     "Checks",
     "ContentMismatch",
@@ -42,7 +49,10 @@ __all__ = [
     "Detector",
     "DetectorError",
     "DetectorResult",
+    "FilterEvent",
+    "Frame",
     "ImageInfo",
+    "ImagePixels",
     "JudgeError",
     "Media",
     "MediaError",
@@ -53,6 +63,8 @@ __all__ = [
     "PluginError",
     "ProbeError",
     "SignatureError",
+    "VideoFilter",
+    "VideoFrames",
     "VideoStream",
     "WebhookError",
     "aspect_ratio_label",
@@ -68,7 +80,11 @@ __all__ = [
 
 def __getattr__(name: str) -> Any:
     # Imported on first use; written as import statements so the import graph test sees them.
-    if name == "audio_blocks":
+    if name in _CONTENT:
+        from .media import content
+
+        value = getattr(content, name)
+    elif name == "audio_blocks":
         from .media.decode import audio_blocks as value
     elif name == "run_detector":
         from .testing import run_detector as value

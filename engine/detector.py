@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from .media.info import CONTENT_TYPES, ContentType, Media
+from .media.info import CONTENT_TYPES, ContentType, Media, MediaInfo
+
+if TYPE_CHECKING:
+    from .media.content import Request
 
 
 class NoParams(BaseModel):
@@ -37,6 +40,7 @@ class DetectorResult(BaseModel):
 
 
 DetectorFn = Callable[[Media, Any], DetectorResult]
+RequestsFn = Callable[[Any, MediaInfo], "Mapping[str, Request]"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,12 @@ class Detector:
     `evaluate(media, params)` receives the probed media and an instance of `params`
     (validated when the judge is loaded) and returns a `DetectorResult` whose `metrics`
     are keyed by the detector's name.
+
+    `requests(params, info)`, when given, makes this a content detector: it names the streams
+    the criterion needs (`VideoFrames`, `AudioBlocks`, ...), and `evaluate` then runs on its own
+    thread reading them through `media.items()` or `media.stream(name)` while one decode pass
+    feeds every content criterion of the evaluation. `reads="header"` detectors may not call
+    `media.open()`.
     """
 
     name: str
@@ -54,9 +64,14 @@ class Detector:
     params: type[BaseModel] = NoParams
     reads: Literal["header", "content"] = "header"
     description: str = ""
+    requests: RequestsFn | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "content_types", frozenset(self.content_types))
+        if self.requests is not None:
+            if not callable(self.requests):
+                raise ValueError(f"detector {self.name!r}: requests must be a function (params, info) -> {{name: request}}")
+            object.__setattr__(self, "reads", "content")
         unknown = set(self.content_types) - set(CONTENT_TYPES)
         if unknown or not self.content_types:
             raise ValueError(

@@ -9,15 +9,17 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from pydantic_core import PydanticSerializationError
 
-from .detector import DetectorResult, Media
-from .errors import ContentMismatch, MediaError, PiqueError, ProbeError
+from .content_run import run_content
+from .detector import Media
+from .detector_run import Deadline, Outcome, call_with_budget, detector_output_to_log, guarded_media
+from .errors import ContentMismatch, MediaError, ProbeError
 from .judge import BoundCriterion, BoundJudge
 from .media.info import ContentType, MediaInfo
 from .payloads import CompletedPayload, CriterionResult, FailedPayload, Payload
@@ -25,6 +27,9 @@ from .plugins import Plugins
 from .media.probe import ProbeLimits, probe_file
 
 log = logging.getLogger(__name__)
+
+DEFAULT_DETECTOR_TIMEOUT_SEC = 120.0
+PROGRESS_STEP_PERCENT = 5  # the pass reports at most every 5 % of the duration
 
 
 @dataclass(frozen=True)
@@ -90,11 +95,19 @@ def check_content_type(info: MediaInfo, declared: ContentType) -> None:
 
 
 class Evaluator:
-    """Evaluates media against bound judges with the loaded plugins."""
+    """Evaluates media against bound judges with the loaded plugins.
 
-    def __init__(self, plugins: Plugins, limits: ProbeLimits | None = None) -> None:
+    Each detector gets `detector_timeout_sec` (PIQUE_DETECTOR_TIMEOUT_SEC) of its own, within
+    `evaluation_timeout_sec` for the whole evaluation when one is given.
+    """
+
+    def __init__(self, plugins: Plugins, limits: ProbeLimits | None = None, *,
+                 detector_timeout_sec: float = DEFAULT_DETECTOR_TIMEOUT_SEC,
+                 evaluation_timeout_sec: float | None = None) -> None:
         self.plugins = plugins
         self.limits = limits or ProbeLimits()
+        self.detector_timeout_sec = detector_timeout_sec
+        self.evaluation_timeout_sec = evaluation_timeout_sec
 
     def evaluate(
         self,
@@ -106,14 +119,20 @@ class Evaluator:
         evaluation_id: str | None = None,
         content_id: str | None = None,
         progress: Callable[[str], None] | None = None,
+        on_result: Callable[[CriterionResult], None] | None = None,
+        skip: Mapping[str, str] | None = None,
+        only: set[str] | None = None,
     ) -> Evaluation:
         """Evaluate one file.
 
         Bad media and failing detectors become a failed payload or failing criteria; only
         errors worth retrying (`StorageError`: the bytes could not be fetched) propagate.
         `progress(label)` is told what runs next, so a limit hit in a sandbox names it.
+        `on_result(result)` is called as each criterion finishes; `skip` maps criterion ids to
+        the error to report instead of running them; `only` runs just those criteria.
         """
         report = progress or (lambda label: None)
+        deadline = Deadline(self.evaluation_timeout_sec)
         report("the media probe")
         started = time.perf_counter()
         try:
@@ -135,14 +154,12 @@ class Evaluator:
             return Evaluation(payload=failed, info=None, probe_ms=probe_ms)
         probe_ms = (time.perf_counter() - started) * 1000
 
-        media = Media(info=info, name=source.name, opener=source.open_content)
-        results: list[CriterionResult] = []
-        timings: dict[str, float] = {}
-        for bound in criteria:
-            report(f"detector {bound.detector.name!r} (criterion {bound.criterion.criterion_id!r})")
-            t0 = time.perf_counter()
-            results.append(run_criterion(bound, media))
-            timings[bound.criterion.criterion_id] = (time.perf_counter() - t0) * 1000
+        if only is not None:
+            criteria = [c for c in criteria if c.criterion.criterion_id in only]
+        run = _Run(Media(info=info, name=source.name, opener=source.open_content), on_result)
+        with detector_output_to_log(job_id):
+            run.run(criteria, skip or {}, report, lambda: deadline.budget(self.detector_timeout_sec), self.limits)
+        results = [run.results[c.criterion.criterion_id] for c in criteria]
         report("the overall_score hook")
         score = self.plugins.overall_score(judge.judge, results)
         payload = CompletedPayload(
@@ -153,27 +170,71 @@ class Evaluator:
             overall_score=score,
             results=results,
         )
-        return Evaluation(payload=payload, info=info, probe_ms=probe_ms, detector_ms=timings)
+        return Evaluation(payload=payload, info=info, probe_ms=probe_ms, detector_ms=run.timings)
 
 
-def run_criterion(bound: BoundCriterion, media: Media) -> CriterionResult:
-    """Run one detector; an exception or an invalid result fails this criterion only.
+class _Run:
+    """The criteria of one evaluation: header-only ones one by one, content ones on one pass."""
 
-    `MemoryError` is not caught: in a sandbox it means the evaluation hit its memory limit,
-    which the sandbox reports with the limit and the detector's name.
-    """
+    def __init__(self, media: Media, on_result: Callable[[CriterionResult], None] | None) -> None:
+        self.media = media
+        self.on_result = on_result
+        self.results: dict[str, CriterionResult] = {}
+        self.timings: dict[str, float] = {}
+        self.bound: dict[str, BoundCriterion] = {}
+
+    def finish(self, criterion_id: str, outcome: Outcome, started: float) -> None:
+        self.timings[criterion_id] = (time.perf_counter() - started) * 1000
+        result = criterion_result(self.bound[criterion_id], outcome)
+        self.results[criterion_id] = result
+        if self.on_result is not None:
+            self.on_result(result)
+
+    def run(self, criteria: list[BoundCriterion], skip: Mapping[str, str], report: Callable[[str], None],
+            budget: Callable[[], float], limits: ProbeLimits) -> None:
+        self.bound = {c.criterion.criterion_id: c for c in criteria}
+        content = []
+        for bound in criteria:
+            cid, det = bound.criterion.criterion_id, bound.detector
+            if cid in skip:
+                self.finish(cid, Outcome(error=skip[cid]), time.perf_counter())
+            elif det.requests is not None:
+                content.append(bound)
+            else:
+                report(f"detector {det.name!r} (criterion {cid!r})")
+                t0 = time.perf_counter()
+                media = guarded_media(self.media, det)
+                seconds = budget()
+                self.finish(cid, call_with_budget(det, lambda: det.evaluate(media, bound.params), seconds), t0)
+        if content:
+            self._content(content, report, budget, limits)
+
+    def _content(self, content: list[BoundCriterion], report: Callable[[str], None], budget: Callable[[], float],
+                 limits: ProbeLimits) -> None:
+        names = ", ".join(repr(c.detector.name) for c in content)
+        report(f"content pass: detectors {names}")
+        t0 = time.perf_counter()
+
+        def fraction(done: float) -> None:
+            percent = int(done * 100)
+            if percent >= reported[0] + PROGRESS_STEP_PERCENT or (percent == 100 and reported[0] < 100):
+                reported[0] = percent
+                report(f"content pass {percent}%: detectors {names}")
+
+        reported = [0]
+        run_content(
+            [(c.criterion.criterion_id, c.detector, c.params) for c in content],
+            self.media, budget=budget, limits=limits, progress=fraction,
+            on_outcome=lambda cid, outcome: self.finish(cid, outcome, t0),
+        )
+
+
+def criterion_result(bound: BoundCriterion, outcome: Outcome) -> CriterionResult:
+    """The payload entry for one criterion: its detector's result, or a failure naming it."""
     det = bound.detector
-    try:
-        result = det.evaluate(media, bound.params)
-        if not isinstance(result, DetectorResult):
-            raise TypeError(f"returned {type(result).__name__}, expected DetectorResult")
-    except MemoryError:
-        raise
-    except PiqueError as exc:
-        return _failed_criterion(bound, str(exc))
-    except Exception as exc:  # third-party code: report it, keep the other criteria
-        log.exception("detector %r raised on %s", det.name, media.name)
-        return _failed_criterion(bound, f"detector {det.name!r} failed: {type(exc).__name__}: {exc}")
+    if outcome.result is None:
+        return _failed_criterion(bound, outcome.error or f"detector {det.name!r} returned no result")
+    result = outcome.result
     criterion = CriterionResult(
         criterion_id=bound.criterion.criterion_id,
         detector_name=det.name,

@@ -72,8 +72,25 @@ class Plugins:
         return self.detectors.get(name)
 
     def overall_score(self, judge: Judge, results: Sequence[CriterionResult]) -> float | None:
-        """The evaluation's overall score: the first plugin's answer (the built-in answers last)."""
-        return self.pm.hook.overall_score(judge=judge, results=results)
+        """The evaluation's overall score: the first plugin's valid answer (the built-in answers last).
+
+        A plugin that raises or answers outside 0..1 (or NaN) is logged and skipped, so one bad
+        scoring plugin falls back to the next instead of failing every evaluation.
+        """
+        # pluggy calls implementations last-registered first; `trylast` ones (the built-in) at the end.
+        for impl in reversed(self.pm.hook.overall_score.get_hookimpls()):
+            try:
+                score = impl.function(**{k: v for k, v in (("judge", judge), ("results", results)) if k in impl.argnames})
+            except Exception as exc:
+                log.warning("overall_score of plugin %r raised %s: %s; skipped", impl.plugin_name, type(exc).__name__, exc)
+                continue
+            if score is None:
+                continue
+            if isinstance(score, bool) or not isinstance(score, (int, float)) or not 0.0 <= score <= 1.0:
+                log.warning("overall_score of plugin %r returned %r, not a number in 0..1; skipped", impl.plugin_name, score)
+                continue
+            return float(score)
+        return None
 
 
 def _engine_version() -> str:

@@ -14,9 +14,11 @@ from pique_engine import hookspecs
 
 def test_public_api_is_exactly_this():
     assert sorted(pique_engine.__all__) == [
-        "AspectRatio", "AudioStream", "Checks", "ContentMismatch", "ContentType", "Detector", "DetectorError",
-        "DetectorResult", "ImageInfo", "JudgeError", "Media", "MediaError", "MediaInfo", "MediaLimitError", "NoParams",
-        "PiqueError", "PluginError", "ProbeError", "SignatureError", "VideoStream", "WebhookError",
+        "AspectRatio", "AudioBlock", "AudioBlocks", "AudioFilter", "AudioStream", "Checks", "ContentMismatch",
+        "ContentType", "Detector", "DetectorError", "DetectorResult", "FilterEvent", "Frame", "ImageInfo",
+        "ImagePixels", "JudgeError", "Media", "MediaError", "MediaInfo", "MediaLimitError", "NoParams",
+        "PiqueError", "PluginError", "ProbeError", "SignatureError", "VideoFilter", "VideoFrames", "VideoStream",
+        "WebhookError",
         "aspect_ratio_label", "audio_blocks", "check_ranges", "hookimpl", "parse_ratio", "ratio_matches",
         "run_detector", "synth",
     ]
