@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from pique_engine.media.content import Frame, ImagePixels, VideoFrames
+from pique_engine import Frame, ImagePixels, VideoFrames
 
 
 def image_request(info, fps: float, *, max_side: int):

@@ -7,8 +7,7 @@ from collections.abc import Iterable
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from pique_engine import Checks, DetectorResult, check_ranges
-from pique_engine.media.content import AudioBlock, AudioBlocks
+from pique_engine import AudioBlock, AudioBlocks, Checks, DetectorResult, check_ranges
 
 from . import models
 

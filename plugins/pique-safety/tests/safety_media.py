@@ -10,42 +10,29 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import ImageFont
 
-from pique_engine.media.consumers import Collect
-from pique_engine.media.decode_pass import run_pass
-from pique_engine.media.probe import probe
+from pique_engine import Media
+from pique_engine.content_run import run_content as run_content_criteria
+from pique_engine.evaluation import MediaSource
+from pique_engine.media.probe import ProbeLimits, probe
+from pique_engine.testing import installed_plugins
 
 FONTS = "/usr/share/fonts/truetype/dejavu"
 
 
-class PassMedia:
-    """What a content detector reads: the probe and the streams it asked for, collected."""
-
-    def __init__(self, info, streams: dict[str, list]) -> None:
-        self.info = info
-        self._streams = streams
-
-    def stream(self, name: str):
-        return iter(self._streams[name])
-
-    def items(self):
-        merged = [(item.time, name, item) for name, items in self._streams.items() for item in items]
-        for _t, name, item in sorted(merged, key=lambda x: x[0]):
-            yield name, item
-
-
 def run_content(module, path: Path, params: dict | None = None):
-    """Probe `path`, run one pass for `module.requests`, and call `module.evaluate` on the result."""
-    info = probe(path)
-    model = {"nsfw": "NsfwParams", "onscreen_text": "OnscreenTextParams", "speech": "SpeechParams"}
-    params_model = getattr(module, model[module.__name__.rsplit(".", 1)[1]])
-    p = params_model.model_validate(params or {})
-    requests = module.requests(p, info)
-    collected = {name: Collect() for name in requests}
-    stats = run_pass(path, [(requests[name], collected[name]) for name in requests], info=info)
-    assert not stats.failures, stats.failures
-    return module.evaluate(PassMedia(info, {n: c.items for n, c in collected.items()}), p)
+    """Run the detector `module` registers through the engine's content runner: one decode pass, as a judge would."""
+    detector = installed_plugins().detectors.get(module.__name__.rsplit(".", 1)[1])
+    source = MediaSource.from_path(path)
+    media = Media(info=probe(path), name=source.name, opener=source.open_content)
+    outcomes = {}
+    run_content_criteria([("criterion", detector, detector.params.model_validate(params or {}))], media,
+                         budget=lambda: 900.0, limits=ProbeLimits(), on_outcome=outcomes.__setitem__)
+    outcome = outcomes["criterion"]
+    if outcome.result is None:
+        raise outcome.exception or AssertionError(outcome.error)
+    return outcome.result
 
 
 def require_espeak() -> str:
