@@ -9,10 +9,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test install clean fixtures bench
 
-$(STAMP): pyproject.toml plugins/pique-loudness/pyproject.toml
+$(STAMP): pyproject.toml plugins/pique-loudness/pyproject.toml plugins/pique-safety/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test]" -e plugins/pique-loudness
+	$(BIN)/pip install --quiet -e ".[test]" -e plugins/pique-loudness -e plugins/pique-safety
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -21,7 +21,7 @@ run: $(STAMP)
 	$(BIN)/pique-engine dev --port $(PORT)
 
 test: $(STAMP)
-	$(BIN)/python -m pytest tests plugins/pique-loudness/tests
+	$(BIN)/python -m pytest tests plugins/pique-loudness/tests plugins/pique-safety/tests
 
 fixtures: $(STAMP)
 	$(BIN)/python fixtures/generate.py
