@@ -102,10 +102,9 @@ def guarded_media(media: Media, detector: Detector) -> Media:
 
 
 class _LogStream(io.TextIOBase):
-    """A text stream that sends each complete line to the log, tagged with the job."""
+    """A text stream that sends each complete line to the log, tagged with the running jobs."""
 
-    def __init__(self, job_id: str, stream: str) -> None:
-        self.job_id = job_id
+    def __init__(self, stream: str) -> None:
         self.stream = stream
         self._pending = ""
         self._lock = threading.Lock()
@@ -117,32 +116,51 @@ class _LogStream(io.TextIOBase):
         with self._lock:
             *lines, self._pending = (self._pending + text).split("\n")
         for line in lines:
-            log.info("detector %s (job %s): %s", self.stream, self.job_id, line)
+            self._log(line)
         return len(text)
 
     def flush(self) -> None:
         with self._lock:
             line, self._pending = self._pending, ""
         if line:
-            log.info("detector %s (job %s): %s", self.stream, self.job_id, line)
+            self._log(line)
+
+    def _log(self, line: str) -> None:
+        log.info("detector %s (job %s): %s", self.stream, ", ".join(_jobs) or "none", line)
+
+
+_STDOUT, _STDERR = _LogStream("stdout"), _LogStream("stderr")
+_jobs: dict[str, int] = {}  # evaluations running detectors now, in this process
+_jobs_lock = threading.Lock()
+_saved: tuple[Any, Any] | None = None
 
 
 @contextlib.contextmanager
 def detector_output_to_log(job_id: str) -> Iterator[None]:
     """Send `sys.stdout`/`sys.stderr` writes to the log while detectors run.
 
-    Writes to file descriptors 1 and 2 from C code are not seen here; the sandbox child
-    redirects those.
+    Evaluations running at once in one process share the redirection: the first installs it,
+    the last restores the streams. Writes to file descriptors 1 and 2 from C code are not
+    seen here; the sandbox child redirects those.
     """
-    out, err = _LogStream(job_id, "stdout"), _LogStream(job_id, "stderr")
-    saved = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = out, err
+    global _saved
+    with _jobs_lock:
+        if not _jobs:
+            _saved = sys.stdout, sys.stderr
+            sys.stdout, sys.stderr = _STDOUT, _STDERR
+        _jobs[job_id] = _jobs.get(job_id, 0) + 1
     try:
         yield
     finally:
-        out.flush()
-        err.flush()
-        sys.stdout, sys.stderr = saved
+        _STDOUT.flush()
+        _STDERR.flush()
+        with _jobs_lock:
+            _jobs[job_id] -= 1
+            if not _jobs[job_id]:
+                del _jobs[job_id]
+            if not _jobs and _saved is not None:
+                sys.stdout, sys.stderr = _saved
+                _saved = None
 
 
 class Deadline:
@@ -156,7 +174,3 @@ class Deadline:
         if self.at is None:
             return per_detector
         return max(0.0, min(per_detector, self.at - time.monotonic()))
-
-
-def call_args(detector: Detector, media: Media, params: Any) -> Callable[[], object]:
-    return lambda: detector.evaluate(media, params)

@@ -136,17 +136,7 @@ class Evaluator:
         report("the media probe")
         started = time.perf_counter()
         try:
-            with source.open_header() as f:
-                info = probe_file(f, self.limits)
-            declared = content_type or info.kind
-            check_content_type(info, declared)
-            criteria = judge.criteria_for(declared)
-            if not criteria:
-                handled = sorted({t for c in judge.criteria for t in c.detector.content_types})
-                raise MediaError(
-                    f"judge {judge.judge_id!r} has no criterion for {declared} content "
-                    f"(its detectors handle: {', '.join(handled)})"
-                )
+            info, criteria = self._probe(source, judge, content_type)
         except MediaError as exc:
             probe_ms = (time.perf_counter() - started) * 1000
             log.info("evaluation failed for job %s: %s", job_id, exc)
@@ -171,6 +161,23 @@ class Evaluator:
             results=results,
         )
         return Evaluation(payload=payload, info=info, probe_ms=probe_ms, detector_ms=run.timings)
+
+
+    def _probe(self, source: MediaSource, judge: BoundJudge,
+               content_type: ContentType | None) -> tuple[MediaInfo, list[BoundCriterion]]:
+        """The file's probe and the criteria that apply to it; `MediaError` when none can."""
+        with source.open_header() as f:
+            info = probe_file(f, self.limits)
+        declared = content_type or info.kind
+        check_content_type(info, declared)
+        criteria = judge.criteria_for(declared)
+        if not criteria:
+            handled = sorted({t for c in judge.criteria for t in c.detector.content_types})
+            raise MediaError(
+                f"judge {judge.judge_id!r} has no criterion for {declared} content "
+                f"(its detectors handle: {', '.join(handled)})"
+            )
+        return info, criteria
 
 
 class _Run:

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .detector import Detector
 from .errors import JudgeError
-from .media.info import ContentType
+from .media.info import CONTENT_TYPES, ContentType
 from .registry import DetectorRegistry
 
 
@@ -108,16 +108,36 @@ def bind_judge(judge: Judge, registry: DetectorRegistry) -> BoundJudge:
     return BoundJudge(judge=judge, criteria=tuple(bound))
 
 
-def load_judge_file(path: str | Path, registry: DetectorRegistry) -> BoundJudge:
-    """Read, validate and bind a judge file."""
+def read_judge_file(path: str | Path) -> Any:
+    """The JSON of a judge file, not yet validated."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
     except OSError as exc:
         raise JudgeError(f"cannot read judge file {str(path)!r}: {exc.strerror}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise JudgeError(f"judge file {str(path)!r} is not valid JSON: {exc}") from None
-    return bind_judge(parse_judge(data, source=f"judge file {str(path)!r}"), registry)
+
+
+def load_judge_file(path: str | Path, registry: DetectorRegistry) -> BoundJudge:
+    """Read, validate and bind a judge file."""
+    return bind_judge(parse_judge(read_judge_file(path), source=f"judge file {str(path)!r}"), registry)
+
+
+def judge_problems(judge: Judge, registry: DetectorRegistry) -> list[str]:
+    """Everything wrong with binding `judge` to the installed detectors, not just the first thing."""
+    problems = []
+    for c in judge.criteria:
+        try:
+            bind_judge(judge.model_copy(update={"criteria": [c]}), registry)
+        except JudgeError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def content_types_covered(bound: BoundJudge) -> dict[ContentType, list[str]]:
+    """For each content type, the criteria that apply to it (empty: the judge cannot evaluate it)."""
+    return {t: [c.criterion.criterion_id for c in bound.criteria_for(t)] for t in CONTENT_TYPES}
 
 
 def _errors(exc: ValidationError, *, prefix: str = "") -> str:

@@ -40,6 +40,7 @@ class Settings(BaseSettings):
         description="Deadline each lease extension asks Pub/Sub for; a dead worker's messages return after about this long.",
     )
     evaluation_timeout_sec: float = Field(default=300.0, gt=0, description="Wall-clock limit for one evaluation.")
+    detector_timeout_sec: float = Field(default=120.0, gt=0, description="Wall-clock limit for one detector, whatever its params; past it the detector is abandoned and its criterion fails.")
     evaluation_memory_mb: int = Field(default=4096, ge=256, description="Memory one evaluation may add to its sandbox child's start size (address space, MiB).")
     max_delivery_attempts: int = Field(default=5, ge=1)
     sweep_after_sec: float = Field(

@@ -76,3 +76,17 @@ def test_a_detector_declaration_is_checked_when_it_is_made():
         Detector(name="my-check", content_types={"video"}, evaluate=evaluate)
     with pytest.raises(ValidationError):
         NoParams(anything=1)
+
+
+def test_requests_make_a_content_detector():
+    from pique_engine import VideoFrames
+
+    det = Detector(name="looks", content_types={"video"}, evaluate=lambda m, p: None,
+                   requests=lambda params, info: {"frames": VideoFrames(fps=1)})
+    assert det.reads == "content"
+    assert Detector(name="header", content_types={"video"}, evaluate=lambda m, p: None).reads == "header"
+
+
+def test_requests_that_are_not_a_function_are_refused_saying_what_they_should_be():
+    with pytest.raises(ValueError, match=r"detector 'looks': requests must be a function \(params, info\)"):
+        Detector(name="looks", content_types={"video"}, evaluate=lambda m, p: None, requests={"frames": 1})

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
+import sys
+import threading
 import time
 
 import pytest
@@ -146,3 +149,121 @@ def test_an_overall_score_plugin_replaces_the_weighted_mean(env):
     judge = bind(plugins, {"criterion_id": "q", "detector": "quarter"}, {"criterion_id": "specs", "detector": "video_specs"})
     p = Evaluator(plugins).evaluate(MediaSource.from_path(MEDIA / "clip_320x240.mov"), judge, job_id="job_8").payload
     assert p.overall_score == 0.25
+
+
+class Sloppy:
+    """Detectors whose results look right but are not, and one that prints or overruns."""
+
+    __name__ = "sloppy"
+
+    @hookimpl
+    def register_detectors(self, register):
+        def out_of_range(media, params):
+            return DetectorResult.model_construct(score=1.7, pass_check=True, rationale="too good", metrics={})
+
+        def no_rationale(media, params):
+            return DetectorResult.model_construct(score=0.5, pass_check=True, metrics={})
+
+        def chatty(media, params):
+            print("debugging output from a detector")
+            print("and on stderr", file=sys.stderr)
+            return DetectorResult(score=1.0, pass_check=True, rationale="spoke", metrics={})
+
+        def peeks(media, params):
+            with media.open() as f:
+                f.read(4)
+            return DetectorResult(score=1.0, pass_check=True, rationale="peeked", metrics={})
+
+        def sleeps(media, params):
+            self.release.wait(60)  # never set while the evaluation runs: the 0.3 s budget trips first
+            return DetectorResult(score=1.0, pass_check=True, rationale="late", metrics={})
+
+        for name, fn in [("out_of_range", out_of_range), ("no_rationale", no_rationale), ("chatty", chatty),
+                         ("peeks", peeks), ("sleeps", sleeps)]:
+            register(Detector(name=name, content_types={"video"}, evaluate=fn))
+
+    release = threading.Event()
+
+
+@pytest.fixture(scope="module")
+def sloppy():
+    plugin = Sloppy()
+    yield load_plugins([], extra=[plugin]), plugin
+    plugin.release.set()
+
+
+def _results(plugins, *detectors, evaluator=None, **kwargs):
+    judge = bind(plugins, *({"criterion_id": d, "detector": d} for d in detectors))
+    evaluator = evaluator or Evaluator(plugins)
+    p = evaluator.evaluate(MediaSource.from_path(MEDIA / "clip_320x240.webm"), judge, job_id="job_s", **kwargs).payload
+    return {r.criterion_id: r for r in p.results}, p
+
+
+def test_a_model_construct_result_is_validated_again_and_fails_its_criterion_only(sloppy):
+    by_id, p = _results(sloppy[0], "out_of_range", "no_rationale", "video_specs")
+    assert by_id["out_of_range"].rationale.startswith("detector 'out_of_range' returned an invalid DetectorResult: score:")
+    assert by_id["no_rationale"].rationale == "detector 'no_rationale' returned an invalid DetectorResult: rationale: Field required"
+    assert by_id["video_specs"].pass_check
+    assert p.overall_score == pytest.approx(1 / 3, abs=1e-4)
+
+
+def test_what_a_detector_prints_goes_to_the_log_not_the_output(sloppy, capsys, caplog):
+    caplog.set_level(logging.INFO, logger="pique_engine.detector_run")
+    by_id, _ = _results(sloppy[0], "chatty")
+    assert by_id["chatty"].pass_check
+    out, err = capsys.readouterr()
+    assert "debugging output" not in out and "on stderr" not in err
+    assert "detector stdout (job job_s): debugging output from a detector" in caplog.messages
+    assert "detector stderr (job job_s): and on stderr" in caplog.messages
+
+
+def test_a_header_only_detector_that_opens_the_content_fails_saying_what_to_declare(sloppy):
+    by_id, _ = _results(sloppy[0], "peeks")
+    assert by_id["peeks"].rationale.startswith("detector 'peeks' declares reads='header' but opened the content; declare reads='content'")
+
+
+def test_a_detector_past_its_time_budget_is_abandoned_and_the_rest_complete(sloppy):
+    plugins = sloppy[0]
+    by_id, p = _results(plugins, "sleeps", "video_specs", evaluator=Evaluator(plugins, detector_timeout_sec=0.3))
+    assert by_id["sleeps"].rationale.startswith("detector 'sleeps' exceeded its time limit of 0.3 s and was abandoned")
+    assert by_id["video_specs"].pass_check and isinstance(p, CompletedPayload)
+
+
+def test_on_result_skip_and_only_let_a_parent_resume_after_a_crash(sloppy):
+    plugins = sloppy[0]
+    seen = []
+    by_id, p = _results(plugins, "chatty", "peeks", "video_specs", on_result=seen.append,
+                        skip={"peeks": "detector 'peeks' crashed its process (signal 11)"})
+    assert [r.criterion_id for r in seen] == ["chatty", "peeks", "video_specs"]
+    assert by_id["peeks"].rationale == "detector 'peeks' crashed its process (signal 11)"
+    only, _ = _results(plugins, "chatty", "peeks", "video_specs", only={"video_specs"})
+    assert list(only) == ["video_specs"]
+
+
+@pytest.mark.parametrize("answer", [RuntimeError("scoring service down"), 1.5, -0.1, float("nan")])
+def test_an_overall_score_plugin_that_raises_or_answers_outside_0_1_is_skipped(env, answer, caplog):
+    class Broken:
+        __name__ = "broken_scoring"
+
+        @hookimpl
+        def overall_score(self, judge, results):
+            if isinstance(answer, Exception):
+                raise answer
+            return answer
+
+    plugins = load_plugins([], extra=[Misbehaving(), Broken()])
+    judge = bind(plugins, {"criterion_id": "q", "detector": "quarter"}, {"criterion_id": "specs", "detector": "video_specs"})
+    p = Evaluator(plugins).evaluate(MediaSource.from_path(MEDIA / "clip_320x240.mov"), judge, job_id="job_9").payload
+    assert p.overall_score == 0.625  # the built-in weighted mean: (0.25 + 1) / 2
+    assert any("overall_score of plugin 'broken_scoring'" in m and "skipped" in m for m in caplog.messages)
+
+
+def test_evaluations_running_at_once_restore_the_real_streams_when_the_last_ends(sloppy):
+    plugins = sloppy[0]
+    before = sys.stdout, sys.stderr
+    threads = [threading.Thread(target=_results, args=(plugins, "chatty", "video_specs")) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert (sys.stdout, sys.stderr) == before

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NoReturn
 
 import click
 
@@ -166,7 +167,38 @@ def keys_revoke(settings, key_id: str) -> None:
 
 @click.group()
 def judges() -> None:
-    """Create, list and show judges."""
+    """Create, validate, list and show judges."""
+
+
+@judges.command("validate")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_obj
+def judges_validate(settings, path: Path) -> None:
+    """Check a judge file against the installed detectors; exit 1 and say what is wrong if invalid.
+
+    Needs no database.
+    """
+    from ..judge import bind_judge, content_types_covered, judge_problems, parse_judge, read_judge_file
+    from ..plugins import load_plugins
+
+    plugins = load_plugins(settings.plugin_selection())
+    try:
+        judge = parse_judge(read_judge_file(path), source=f"judge file {str(path)!r}")
+    except PiqueError as exc:
+        _invalid([str(exc)])
+    problems = judge_problems(judge, plugins.detectors)
+    if problems:
+        _invalid(problems)
+    covered = content_types_covered(bind_judge(judge, plugins.detectors))
+    click.echo(f"judge {judge.judge_id!r} is valid: {len(judge.criteria)} criteria")
+    for content_type, ids in covered.items():
+        click.echo(f"  {content_type}: " + (", ".join(ids) if ids else "no criterion (evaluating it would fail)"))
+
+
+def _invalid(problems: list[str]) -> NoReturn:
+    for problem in problems:
+        click.echo(f"error: {problem}")
+    raise SystemExit(1)
 
 
 @judges.command("create")

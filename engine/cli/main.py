@@ -69,7 +69,7 @@ def evaluate(settings, files: tuple[Path, ...], judge_path: Path, content_type: 
         raise click.UsageError(str(exc)) from None
     limits = ProbeLimits(settings.max_image_pixels, settings.max_video_pixels, settings.max_duration_sec)
     sandbox = Limits(timeout_sec=settings.evaluation_timeout_sec, memory_bytes=settings.evaluation_memory_mb << 20)
-    evaluator = Evaluator(plugins, limits)
+    evaluator = Evaluator(plugins, limits, detector_timeout_sec=settings.detector_timeout_sec)
     any_failed = False
     for path in files:
         this_job = job_id or new_id("job")
@@ -93,7 +93,7 @@ def evaluate(settings, files: tuple[Path, ...], judge_path: Path, content_type: 
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_obj
 def detectors(settings, as_json: bool) -> None:
-    """List every installed detector with its plugin, version and content types."""
+    """List every installed detector with its plugin, version, content types and (with --json) params schema."""
     plugins = _plugins(settings)
     rows = [
         {
@@ -103,6 +103,7 @@ def detectors(settings, as_json: bool) -> None:
             "content_types": sorted(e.detector.content_types),
             "reads": e.detector.reads,
             "description": e.detector.description,
+            "params": e.detector.params.model_json_schema(),
         }
         for e in plugins.detectors
     ]

@@ -1,19 +1,51 @@
-"""Samples for detectors that need them (declared with ``reads="content"``).
+"""Samples for detectors that read content without declaring `requests` (``reads="content"``).
 
-Header-only detectors never come here. Decoding goes through the same sniffed reader as the
-probe: libsndfile where it reads the format, otherwise FFmpeg with the demuxer pinned.
+`audio_blocks` is the decode pass with a single `AudioBlocks` request, turned into a plain
+iterator: the pass runs on a thread of its own behind a small bounded queue, so memory stays
+flat and there is one audio decoder in the engine, not two.
 """
 
 from __future__ import annotations
 
+import queue
+import threading
 from collections.abc import Iterator
-from typing import IO
 
 import numpy as np
 
 from ..errors import ProbeError
+from .content import AudioBlock, AudioBlocks
 from .info import Media
-from .sniff import HEAD_BYTES, sniff
+
+_POLL_SEC = 0.05
+
+
+class _Ended:
+    def __init__(self, error: BaseException | None) -> None:
+        self.error = error
+
+
+class _Handoff:
+    """The pass's consumer: hands each block to the iterating thread, until it stops asking."""
+
+    def __init__(self) -> None:
+        self.queue: queue.Queue[AudioBlock | _Ended] = queue.Queue(maxsize=4)
+        self.stopped = threading.Event()
+
+    def put(self, entry: AudioBlock | _Ended) -> bool:
+        while not self.stopped.is_set():
+            try:
+                self.queue.put(entry, timeout=_POLL_SEC)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def feed(self, item: AudioBlock) -> bool:
+        return not self.put(item)
+
+    def close(self) -> None:
+        pass
 
 
 def audio_blocks(media: Media, *, block_frames: int = 65536) -> Iterator[np.ndarray]:
@@ -25,60 +57,27 @@ def audio_blocks(media: Media, *, block_frames: int = 65536) -> Iterator[np.ndar
     """
     if media.info.audio is None:
         raise ProbeError(f"{media.info.describe()} has no audio track")
-    with media.open() as f:
-        head = f.read(HEAD_BYTES)
-        f.seek(0)
-        fmt = sniff(head)
-        if fmt.reader == "soundfile":
-            import soundfile
+    from .decode_pass import run_pass
 
-            try:
-                with soundfile.SoundFile(f) as sf:
-                    while True:
-                        block = sf.read(block_frames, dtype="float32", always_2d=True)
-                        if not len(block):
-                            return
-                        yield _checked(block)
-            except (RuntimeError, soundfile.LibsndfileError) as exc:
-                raise ProbeError(f"cannot decode the {fmt.container} audio: {exc}") from None
-            return
-        yield from _pyav_audio(f, fmt.demuxer, media.info.audio.channels)
+    handoff = _Handoff()
+    request = AudioBlocks(channels="original", block_frames=block_frames)
 
-
-def _pyav_audio(f: IO[bytes], demuxer: str | None, channels: int) -> Iterator[np.ndarray]:
-    import av
-
-    try:
-        container = av.open(f, format=demuxer, container_options={"format_whitelist": demuxer or ""})
-    except av.FFmpegError as exc:
-        raise ProbeError(f"cannot decode the audio: {exc}") from None
-    with container:
-        stream = container.streams.audio[0]
-        layout = "mono" if channels == 1 else "stereo" if channels == 2 else None
-        resampler = av.AudioResampler(format="flt", layout=layout)
+    def decode() -> None:
+        error: BaseException | None = None
         try:
-            for frame in container.decode(stream):
-                for out in resampler.resample(frame):
-                    yield _checked(_packed(out))
-            for out in resampler.resample(None):
-                yield _checked(_packed(out))
-        except av.FFmpegError as exc:
-            raise ProbeError(f"the audio track is damaged: {exc}") from None
-        except ValueError as exc:  # the resampler refuses a frame whose layout or rate changed midway
-            raise ProbeError(f"the audio track is damaged: its format changes midway ({exc})") from None
+            with media.open() as f:
+                error = run_pass(f, [(request, handoff)], info=media.info).failures.get(0)
+        except BaseException as exc:  # handed to the iterating thread
+            error = exc
+        handoff.put(_Ended(error))
 
-
-# Float formats may overshoot 1.0 a little; a damaged stream decodes to wild values instead.
-_WILD = 4.0
-
-
-def _checked(block: np.ndarray) -> np.ndarray:
-    peak = float(np.max(np.abs(block))) if block.size else 0.0
-    if not peak <= _WILD:  # also catches NaN
-        raise ProbeError(f"the audio is damaged: decoded samples reach {peak:.3g}, far outside [-1, 1]")
-    return block
-
-
-def _packed(frame) -> np.ndarray:
-    data = frame.to_ndarray()  # packed float: shape (1, samples * channels)
-    return data.reshape(-1, frame.layout.nb_channels).astype(np.float32, copy=False)
+    thread = threading.Thread(target=decode, name="audio-blocks", daemon=True)
+    thread.start()
+    try:
+        while not isinstance(entry := handoff.queue.get(), _Ended):
+            yield entry.samples
+        if entry.error is not None:
+            raise entry.error
+    finally:
+        handoff.stopped.set()  # the caller stopped early, or the pass ended: let the thread go
+        thread.join()

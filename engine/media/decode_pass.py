@@ -31,7 +31,8 @@ from .audio_blocks import AudioDecoder
 from .consumers import Consumer, Subscriber
 from .content import AudioBlocks, AudioFilter, Frame, ImagePixels, Request, VideoFilter, VideoFrames
 from .info import MediaInfo
-from .probe import ProbeLimits, probe_file
+from .limits import ProbeLimits
+from .probe import probe_file
 from .sniff import HEAD_BYTES, Format, sniff
 from .video_frames import VideoDecoder, bounded
 

@@ -1,19 +1,26 @@
 """Evaluating one uploaded GCS object generation; runs inside a sandbox child process.
 
 The probe reads the object through ranged requests (`GcsObjectReader`); only a detector that
-declared ``reads="content"`` makes the object stream to a temporary file, once.
+declared ``reads="content"`` makes the object stream to a temporary file, once (never a whole
+copy in memory). The file's name is removed as soon as the download completes, so the bytes
+vanish with the process however it ends; a child killed mid-download leaves a partial file in
+its own scratch folder, which the next child removes.
 """
 
 from __future__ import annotations
 
+import io
 import logging
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import IO, Any
 
 from ..errors import JudgeError, StorageError
-from ..evaluation import Evaluation, Evaluator, MediaSource
+from ..evaluation import DEFAULT_DETECTOR_TIMEOUT_SEC, Evaluation, Evaluator, MediaSource
 from ..judge import bind_judge, parse_judge
 from ..payloads import FailedPayload
 from ..media.probe import ProbeLimits
@@ -39,6 +46,7 @@ class UploadRequest:
     evaluation_id: str | None = None
     content_id: str | None = None
     local_root: str | None = None  # read `object_name` under this folder instead of from GCS
+    detector_timeout_sec: float = DEFAULT_DETECTOR_TIMEOUT_SEC
 
 
 @dataclass(frozen=True)
@@ -74,23 +82,20 @@ def evaluate_upload(request: UploadRequest, *, progress) -> UploadOutcome:
         judge = bind_judge(parse_judge(request.judge), plugins.detectors)
     except JudgeError as exc:  # e.g. a detector this worker does not have installed
         return UploadOutcome(evaluation=_failed(request, str(exc)))
-    content: list[IO[bytes]] = []
+    content: DownloadedContent | None = None
     if request.local_root is not None:
         source = MediaSource.from_path(Path(request.local_root) / request.object_name)
     else:
         bucket = storage_client(request.project).bucket(request.bucket)
+        content = DownloadedContent(lambda folder: download_to_tempfile(bucket, request.object_name, request.generation, dir=folder))
 
         def open_header() -> IO[bytes]:
             return GcsObjectReader(bucket, request.object_name, request.generation, size=request.size)
 
-        def open_content() -> IO[bytes]:
-            if not content:  # stream once; later opens reread the same temporary file
-                content.append(download_to_tempfile(bucket, request.object_name, request.generation))
-            return open(content[0].name, "rb")
-
-        source = MediaSource(name=request.object_name.rsplit("/", 1)[-1], open_header=open_header, open_content=open_content)
+        source = MediaSource(name=request.object_name.rsplit("/", 1)[-1], open_header=open_header, open_content=content.open)
     try:
-        evaluation = Evaluator(plugins, request.limits).evaluate(
+        evaluator = Evaluator(plugins, request.limits, detector_timeout_sec=request.detector_timeout_sec)
+        evaluation = evaluator.evaluate(
             source,
             judge,
             job_id=request.job_id,
@@ -104,9 +109,85 @@ def evaluate_upload(request: UploadRequest, *, progress) -> UploadOutcome:
     except StorageError as exc:
         return UploadOutcome(transient_error=str(exc))
     finally:
-        for f in content:
-            f.close()
+        if content is not None:
+            content.close()
     return UploadOutcome(evaluation=evaluation)
+
+
+SCRATCH = Path(tempfile.gettempdir()) / "pique-content"
+
+
+class DownloadedContent:
+    """The object's bytes, downloaded on the first `open()` into a file that has no name left.
+
+    Each `open()` returns an independent reader (its own position) over the same file.
+    """
+
+    def __init__(self, download) -> None:
+        self._download = download
+        self._fd: int | None = None
+
+    def open(self) -> IO[bytes]:
+        if self._fd is None:
+            folder = _scratch_folder()
+            with self._download(str(folder)) as tmp:
+                # A second descriptor keeps the bytes; closing `tmp` removes the name.
+                self._fd = os.dup(tmp.fileno())
+        return io.BufferedReader(_PositionalReader(self._fd), buffer_size=1 << 16)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+class _PositionalReader(io.RawIOBase):
+    """A seekable reader over a shared descriptor, with a position of its own (`os.pread`)."""
+
+    def __init__(self, fd: int) -> None:
+        self._fd = fd
+        self._pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: os.fstat(self._fd).st_size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer) -> int:
+        data = os.pread(self._fd, len(buffer), self._pos)
+        buffer[: len(data)] = data
+        self._pos += len(data)
+        return len(data)
+
+
+def _scratch_folder() -> Path:
+    """This process's download folder; folders of processes that no longer run are removed."""
+    SCRATCH.mkdir(mode=0o700, exist_ok=True)
+    for folder in SCRATCH.iterdir():
+        if folder.name.isdigit() and not _running(int(folder.name)):
+            shutil.rmtree(folder, ignore_errors=True)  # left by a child killed mid-download
+    own = SCRATCH / str(os.getpid())
+    own.mkdir(mode=0o700, exist_ok=True)
+    return own
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _failed(request: UploadRequest, error: str) -> Evaluation:
@@ -123,10 +204,11 @@ def evaluate_file(
     plugin_selection: list[str] | None,
     probe_limits: ProbeLimits,
     progress,
+    detector_timeout_sec: float = DEFAULT_DETECTOR_TIMEOUT_SEC,
 ) -> Evaluation:
     """Evaluate one local file; `pique-engine evaluate` runs this in the sandbox."""
     plugins = cached_plugins(None if plugin_selection is None else tuple(plugin_selection))
     bound = bind_judge(parse_judge(judge), plugins.detectors)
-    return Evaluator(plugins, probe_limits).evaluate(
+    return Evaluator(plugins, probe_limits, detector_timeout_sec=detector_timeout_sec).evaluate(
         MediaSource.from_path(path), bound, job_id=job_id, content_type=content_type, progress=progress
     )

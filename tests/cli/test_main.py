@@ -97,3 +97,11 @@ def test_plugins_json_lists_hooks():
 def test_help_works():
     r = run("--help")
     assert r.returncode == 0 and "evaluate" in r.stdout
+
+
+def test_detectors_json_shows_each_detectors_params_as_json_schema():
+    r = run("detectors", "--json", env={"PIQUE_LOAD_PLUGINS": ""})
+    rows = {row["detector"]: row for row in json.loads(r.stdout)}
+    schema = rows["video_specs"]["params"]
+    assert schema["type"] == "object" and "aspect_ratio" in schema["properties"]
+    assert rows["audio_sample_rate"]["reads"] == "header"

@@ -14,7 +14,7 @@ from pique_engine.errors import MediaLimitError, ProbeError
 from pique_engine.media.consumers import Collect
 from pique_engine.media.content import AudioBlocks, ImagePixels, VideoFrames
 from pique_engine.media.decode_pass import run_pass
-from pique_engine.media.probe import ProbeLimits
+from pique_engine.media.limits import ProbeLimits
 
 from ..conftest import FIXTURES
 
