@@ -12,27 +12,14 @@ import numpy as np
 import pytest
 from PIL import ImageFont
 
-from pique_engine import Media
-from pique_engine.content_run import run_content as run_content_criteria
-from pique_engine.evaluation import MediaSource
-from pique_engine.media.probe import ProbeLimits, probe
-from pique_engine.testing import installed_plugins
+from pique_engine.testing import run_detector
 
 FONTS = "/usr/share/fonts/truetype/dejavu"
 
 
 def run_content(module, path: Path, params: dict | None = None):
-    """Run the detector `module` registers through the engine's content runner: one decode pass, as a judge would."""
-    detector = installed_plugins().detectors.get(module.__name__.rsplit(".", 1)[1])
-    source = MediaSource.from_path(path)
-    media = Media(info=probe(path), name=source.name, opener=source.open_content)
-    outcomes = {}
-    run_content_criteria([("criterion", detector, detector.params.model_validate(params or {}))], media,
-                         budget=lambda: 900.0, limits=ProbeLimits(), on_outcome=outcomes.__setitem__)
-    outcome = outcomes["criterion"]
-    if outcome.result is None:
-        raise outcome.exception or AssertionError(outcome.error)
-    return outcome.result
+    """Run the detector `module` registers as an evaluation would: through one decode pass."""
+    return run_detector(module.__name__.rsplit(".", 1)[1], path, params, timeout_sec=900.0)
 
 
 def require_espeak() -> str:
