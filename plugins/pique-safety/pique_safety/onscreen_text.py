@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
@@ -12,6 +13,9 @@ from pique_engine import Checks, DetectorResult
 from . import models
 from .content import image_request, pictures
 from .words import contains, fold, tokens
+
+
+_SAME_LINE = 0.8  # similarity of two readings (difflib ratio) taken as the same line
 
 
 class OnscreenTextParams(BaseModel):
@@ -84,12 +88,13 @@ class _Timeline:
         still_open: dict[str, _Shown] = {}
         for line in lines:
             key = fold(line.text)
-            seen = self.open.get(key)
+            seen = self._same_line(key)
             if seen is None:
                 seen = _Shown(line.text, t, t, line.confidence, line.box, scale)
                 self.shown.append(seen)
+            elif line.confidence > seen.confidence:  # keep the clearest reading of the line
+                seen.text, seen.confidence, seen.box = line.text, line.confidence, line.box
             seen.until = t
-            seen.confidence = max(seen.confidence, line.confidence)
             still_open[key] = seen
         self.open = still_open
         h, w = frame_shape
@@ -100,6 +105,20 @@ class _Timeline:
             for word in words:
                 if contains(frame_tokens, word):
                     self.matches.setdefault((kind, word), []).append(round(t, 3))
+
+
+    def _same_line(self, key: str) -> _Shown | None:
+        """The line read on the previous sampled frame that this reading continues, if any.
+
+        Over a moving background the same caption can read `morning` on one frame and
+        `moming` on the next; readings this close are one line shown on both frames.
+        """
+        if key in self.open:
+            return self.open[key]
+        best = max(self.open.items(), key=lambda kv: SequenceMatcher(None, key, kv[0]).ratio(), default=None)
+        if best is not None and SequenceMatcher(None, key, best[0]).ratio() >= _SAME_LINE:
+            return best[1]
+        return None
 
 
 def evaluate(media, params: OnscreenTextParams) -> DetectorResult:
