@@ -106,7 +106,6 @@ class _Timeline:
                 if contains(frame_tokens, word):
                     self.matches.setdefault((kind, word), []).append(round(t, 3))
 
-
     def _same_line(self, key: str) -> _Shown | None:
         """The line read on the previous sampled frame that this reading continues, if any.
 
@@ -151,8 +150,9 @@ def _judge(params: OnscreenTextParams, timeline: _Timeline, metrics: dict) -> De
     if params.max_text_area_ratio is not None:
         c.within("text area ratio", timeline.area_ratio, high=params.max_text_area_ratio, shown=round(timeline.area_ratio, 3))
     n = len(timeline.shown)
-    summary = (f"{n} text line{'s' if n != 1 else ''} on screen over {timeline.frames} frames"
-               f"{', first ' + repr(timeline.shown[0].text) + f' at {timeline.shown[0].t:.1f} s' if n else ''}")
+    summary = f"{n} text line{'s' if n != 1 else ''} on screen over {timeline.frames} frames"
+    if n:
+        summary += f", first {timeline.shown[0].text!r} at {timeline.shown[0].t:.1f} s"
     return c.result(name="onscreen_text", metrics=metrics, summary=summary)
 
 
