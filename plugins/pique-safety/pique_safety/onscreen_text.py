@@ -160,7 +160,8 @@ def _at(times: list[float]) -> str:
     if not times:
         return "absent"
     shown = ", ".join(f"{t:.1f}" for t in times[:5]) + (" ..." if len(times) > 5 else "")
-    return f"shown at {shown} s ({len(times)} frames)"
+    n = len(times)
+    return f"shown at {shown} s ({n} frame{'s' if n != 1 else ''})"
 
 
 def _display_width(media) -> int | None:
