@@ -96,11 +96,14 @@ def evaluate(media, params: SpeechParams) -> DetectorResult:
     metrics = {"segments": found, "speech_sec": speech_sec, "speech_ratio": ratio, "model": models.VAD_MODEL}
     c = Checks()
     if params.require_speech:
-        c.check("speech", "none found" if not found else f"{speech_sec:g} s", "some", ok=bool(found))
+        missing = "none found" if media.info.audio is not None else "none (no audio track)"
+        c.check("speech", missing if not found else f"{speech_sec:g} s", "some", ok=bool(found))
     c.within("speech ratio", ratio, params.min_speech_ratio, params.max_speech_ratio)
     if found:
         where = ", ".join(f"{a:.1f}-{b:.1f} s" for a, b in found[:3]) + (" ..." if len(found) > 3 else "")
         summary = f"speech for {speech_sec:.1f} s of {duration:.1f} s ({ratio:.0%}) at {where}"
+    elif media.info.audio is None:
+        summary = "no speech: the file has no audio track"
     else:
         summary = f"no speech in {duration:.1f} s of audio"
     return c.result(name="speech", metrics=metrics, summary=summary)

@@ -94,3 +94,12 @@ def test_too_much_speech_fails_the_maximum_ratio(programme, tmp_path):
     path = synth.write_audio(tmp_path / "programme.wav", samples, RATE)
     result = run_content(speech, path, {"max_speech_ratio": 0.1})
     assert not result.pass_check and "speech ratio" in result.rationale and "(required <= 0.1)" in result.rationale
+
+
+def test_a_video_without_sound_has_no_speech_and_says_why(tmp_path):
+    path = synth.write_video(tmp_path / "silent_film.mp4", width=160, height=90, fps=10, seconds=2, audio_rate=None)
+    result = run_content(speech, path)
+    assert result.pass_check and result.metrics["speech"]["segments"] == []
+    assert result.rationale == "no speech: the file has no audio track"
+    required = run_content(speech, path, {"require_speech": True})
+    assert required.rationale == "1 of 1 checks failed: speech none (no audio track) (required some)"
