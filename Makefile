@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install clean fixtures bench
+.PHONY: run test test-fast install clean fixtures bench
 
 $(STAMP): pyproject.toml plugins/pique-loudness/pyproject.toml plugins/pique-safety/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,13 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/pique-engine dev --port $(PORT)
 
+# The whole suite, with the real services (PostgreSQL, Pub/Sub emulator, fake-gcs-server, Chromium).
 test: $(STAMP)
 	$(BIN)/python -m pytest tests plugins/pique-loudness/tests plugins/pique-safety/tests
+
+# The unit tests alone: everything not marked `integration`.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not integration" tests plugins/pique-loudness/tests
 
 fixtures: $(STAMP)
 	$(BIN)/python fixtures/generate.py

@@ -48,6 +48,7 @@ def measure(repeat: int) -> dict[str, dict[str, float]]:
     from pique_engine.judge import bind_judge, parse_judge
     from pique_engine.plugins import load_plugins
     from pique_engine.worker.sandbox import Limits, run_isolated, warm_up
+    from pique_engine.storage.local import LocalStorage
     from pique_engine.worker.child import UploadRequest, evaluate_upload
 
     warm_up()
@@ -66,9 +67,9 @@ def measure(repeat: int) -> dict[str, dict[str, float]]:
         timed("sandbox noop", lambda: run_isolated(_noop, limits=limits))
         for kind, name in FILES.items():
             path = MEDIA / name
-            request = UploadRequest(job_id="job_bench", bucket="local", object_name=name, generation=1, size=path.stat().st_size,
-                                    content_type=kind, declared_size=path.stat().st_size, judge=JUDGE,
-                                    plugin_selection=[], local_root=str(MEDIA))
+            found = LocalStorage(MEDIA).locate(name)
+            request = UploadRequest(job_id="job_bench", storage=LocalStorage(MEDIA), object_name=name, generation=found.generation,
+                                    size=found.size, content_type=kind, declared_size=found.size, judge=JUDGE, plugin_selection=[])
             timed(f"in-process {kind}", lambda: evaluator.evaluate(MediaSource.from_path(path), judge, job_id="job_bench"))
             timed(f"sandbox eval {kind}", lambda: run_isolated(evaluate_upload, request, limits=limits))
     return {k: {"median_ms": statistics.median(v), "p90_ms": sorted(v)[int(0.9 * (len(v) - 1))], "n": len(v)}

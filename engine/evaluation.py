@@ -257,6 +257,13 @@ def criterion_result(bound: BoundCriterion, outcome: Outcome) -> CriterionResult
     return criterion
 
 
+def run_criterion(bound: BoundCriterion, media: Media, *, timeout_sec: float = DEFAULT_DETECTOR_TIMEOUT_SEC) -> CriterionResult:
+    """Run one header-only criterion on its own, as an evaluation would (the fuzz harness does)."""
+    det = bound.detector
+    guarded = guarded_media(media, det)
+    return criterion_result(bound, call_with_budget(det, lambda: det.evaluate(guarded, bound.params), timeout_sec))
+
+
 def _failed_criterion(bound: BoundCriterion, error: str) -> CriterionResult:
     return CriterionResult(
         criterion_id=bound.criterion.criterion_id,

@@ -43,11 +43,15 @@ class Settings(BaseSettings):
     detector_timeout_sec: float = Field(default=120.0, gt=0, description="Wall-clock limit for one detector, whatever its params; past it the detector is abandoned and its criterion fails.")
     evaluation_memory_mb: int = Field(default=4096, ge=256, description="Memory one evaluation may add to its sandbox child's start size (address space, MiB).")
     max_delivery_attempts: int = Field(default=5, ge=1)
+    job_lease_sec: float = Field(
+        default=60.0, ge=5,
+        description="A job's lease, renewed every third of it while its evaluation runs; a dead worker's jobs are reclaimed after about this long.",
+    )
     sweep_after_sec: float = Field(
         default=600.0, gt=0,
-        description="How long a job may stay unsettled past its upload deadline (or its lease) before the sweep looks for its upload.",
+        description="How long a job may stay awaiting its upload past the URL's expiry before the sweep looks for its upload or expires it.",
     )
-    sweep_interval_sec: float = Field(default=60.0, gt=0, description="How often each worker sweeps for overdue jobs.")
+    sweep_interval_sec: float = Field(default=30.0, gt=0, description="How often each worker sweeps for overdue jobs and run-out leases.")
     metrics_port: int | None = Field(default=None, description="Port for /healthz, /readyz and /metrics; unset disables.")
     log_format: str = Field(default="auto", description="'json', 'text' or 'auto' (JSON when stderr is not a terminal).")
 

@@ -19,7 +19,7 @@ PG_URL = os.environ.get("PIQUE_TEST_POSTGRES_URL", "postgresql+psycopg://postgre
 def postgres_problem() -> str | None:
     """Why PostgreSQL cannot be used, or None when it can."""
     try:
-        engine = create_engine(PG_URL, connect_args={"connect_timeout": 3})
+        engine = create_engine(PG_URL, connect_args={"connect_timeout": 15})
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
         engine.dispose()

@@ -61,3 +61,9 @@ def writes_pid_then_hangs(path, *, progress):
     Path(path).write_text(str(os.getpid()))
     while True:
         time.sleep(0.05)
+
+
+def evaluate_path_cpu(path, judge, *, progress):
+    """`evaluate_path`, returning the CPU seconds this child has used since it was forked."""
+    evaluate_path(path, judge, progress=progress)
+    return time.process_time()

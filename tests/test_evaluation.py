@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import threading
 import time
@@ -267,3 +268,12 @@ def test_evaluations_running_at_once_restore_the_real_streams_when_the_last_ends
     for t in threads:
         t.join()
     assert (sys.stdout, sys.stderr) == before
+
+
+def test_a_detector_gets_no_more_than_what_is_left_of_the_evaluations_own_limit(sloppy):
+    plugins = sloppy[0]
+    evaluator = Evaluator(plugins, detector_timeout_sec=600, evaluation_timeout_sec=3)
+    by_id, _ = _results(plugins, "video_specs", "sleeps", evaluator=evaluator)
+    limit = re.match(r"detector 'sleeps' exceeded its time limit of ([\d.]+) s", by_id["sleeps"].rationale)
+    assert limit and float(limit.group(1)) <= 3  # what was left of the evaluation's 3 s, not the detector's 600
+    assert by_id["video_specs"].pass_check

@@ -22,7 +22,7 @@ def installed():
 
 
 def test_loudness_plugin_is_discovered_through_its_entry_point():
-    r = subprocess.run([sys.executable, "-m", "pique_engine", "detectors", "--json"], capture_output=True, text=True, check=True)
+    r = subprocess.run([sys.executable, "-m", "pique_engine", "detectors", "--json"], capture_output=True, text=True, check=True, timeout=600)
     rows = {row["detector"]: row for row in json.loads(r.stdout)}
     assert rows["audio_loudness"]["plugin"] == "loudness"
     assert rows["audio_loudness"]["content_types"] == ["audio", "video"]
@@ -33,7 +33,7 @@ def test_loudness_runs_in_a_judge_beside_a_builtin():
     judge = FIXTURES / "judges" / "loudness.json"
     r = subprocess.run(
         [sys.executable, "-m", "pique_engine", "evaluate", str(FIXTURES / "media" / "tone_48000_stereo.flac"), "--judge", str(judge)],
-        capture_output=True, text=True,
+        capture_output=True, text=True, timeout=600,  # ~2 s idle, ~10 s on a loaded 2-core machine
     )
     assert r.returncode == 0, r.stderr
     payload = json.loads(r.stdout)
@@ -52,7 +52,7 @@ def test_loudness_disabled_by_plugin_selection_makes_the_judge_invalid():
     judge = FIXTURES / "judges" / "loudness.json"
     r = subprocess.run(
         [sys.executable, "-m", "pique_engine", "evaluate", str(FIXTURES / "media" / "tone_48000_stereo.flac"), "--judge", str(judge)],
-        capture_output=True, text=True, env={**os.environ, "PIQUE_LOAD_PLUGINS": ""},
+        capture_output=True, text=True, env={**os.environ, "PIQUE_LOAD_PLUGINS": ""}, timeout=600,
     )
     assert r.returncode == 2
     assert "asks for detector 'audio_loudness', which is not installed" in r.stderr

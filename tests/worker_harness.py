@@ -15,7 +15,7 @@ from pathlib import Path
 from google.cloud import pubsub_v1
 
 from pique_engine.dev.stack import LocalStack
-from pique_engine.store import NewOrg, Store
+from pique_engine.store import JobStatus, NewOrg, Store
 
 from .receiver import Receiver
 
@@ -90,6 +90,16 @@ class World:
                 p.wait(30)
             except subprocess.TimeoutExpired:
                 p.kill()
+
+
+# A worker's recovery settings made short, so that a test or benchmark of a killed worker
+# does not wait out production's lease and sweep interval.
+FAST_RECOVERY = {"PIQUE_JOB_LEASE_SEC": "10", "PIQUE_SWEEP_INTERVAL_SEC": "2"}
+
+
+def unsettled(store: Store, job_ids) -> list[str]:
+    """The jobs of `job_ids` not yet completed or failed."""
+    return [j for j in job_ids if store.get_job(j).status not in (JobStatus.COMPLETED, JobStatus.FAILED)]
 
 
 def wait_until(predicate, timeout: float, what: str, interval: float = 0.1):

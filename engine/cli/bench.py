@@ -13,6 +13,7 @@ sandbox, in three kinds of pass:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import io
 import platform
@@ -22,7 +23,7 @@ import sys
 import time
 import tracemalloc
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -153,14 +154,19 @@ def expand(paths: Iterable[Path]) -> list[Path]:
 
 
 def run_bench(files: list[Path], judge, plugins, *, repeat: int = 5, limits=None, only_good: bool = False,
-              progress: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Benchmark `judge` on `files`; returns the JSON-ready result (see `pique-engine bench --json`)."""
+              progress: Callable[[int], None] | None = None, on_evaluation: Callable[[Path, Any], None] | None = None) -> dict[str, Any]:
+    """Benchmark `judge` on `files`; returns the JSON-ready result (see `pique-engine bench --json`).
+
+    `progress(n)` is told each time n more of the `len(files) * (repeat + 2)` passes are done;
+    `on_evaluation(path, evaluation)` receives each file's first (untimed) evaluation.
+    """
     from ..errors import MediaError
     from ..evaluation import Evaluator, MediaSource
     from ..media.probe import probe
 
     evaluator = Evaluator(plugins, limits)
     step = progress or (lambda n: None)
+    record = on_evaluation or (lambda path, ev: None)
     records: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
     kinds = {t for c in judge.criteria for t in c.detector.content_types}
@@ -180,6 +186,7 @@ def run_bench(files: list[Path], judge, plugins, *, repeat: int = 5, limits=None
         ev = evaluator.evaluate(_counting_source(path, phases), _traced(judge, phases), job_id="bench")
         phases.leave()
         step(1)
+        record(path, ev)
         rec = {"path": str(path), "type": ev.info.container if ev.info else "unreadable",
                "size_bytes": path.stat().st_size, "status": ev.payload.status,
                "error": getattr(ev.payload, "error", None), "ms": defaultdict(list),
@@ -283,21 +290,35 @@ def _machine() -> dict[str, Any]:
             "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 
+COLUMNS = ["type", "phase", "files", "median ms", "p95 ms", "files/s", "bytes read", "peak mem (tracemalloc)"]
+
+
+def table_rows(result: dict[str, Any]) -> list[list[str]]:
+    """The summary's rows as text cells, in `COLUMNS` order."""
+    return [
+        [r["type"], r["phase"], str(r["files"]), f"{r['median_ms']:.3f}", f"{r['p95_ms']:.3f}",
+         f"{r['files_per_s']:,.0f}", _size(r["bytes_read_median"]), _size(r["peak_mem_bytes"])]
+        for r in result["summary"]
+    ]
+
+
+def table_notes(result: dict[str, Any]) -> list[str]:
+    """What the table's numbers are, and what the run skipped."""
+    notes = [f"bytes read: median per file, counted through a file object wrapped around the input. "
+             f"peak mem: {MEMORY_NOTE}.",
+             f"process peak RSS: {_size(result['process_peak_rss_bytes'])}; {result['repeat']} timed runs per file; "
+             f"judge {result['judge']['judge_id']} ({', '.join(result['judge']['detectors'])})."]
+    if result["skipped"]:
+        notes.append(f"skipped {len(result['skipped'])} files: " + "; ".join(f"{Path(s['path']).name} ({s['reason']})" for s in result["skipped"]))
+    return notes
+
+
 def format_table(result: dict[str, Any]) -> str:
     """The summary as an aligned text table."""
-    head = ["type", "phase", "files", "median ms", "p95 ms", "files/s", "bytes read", "peak mem"]
-    lines = [head]
-    for r in result["summary"]:
-        lines.append([r["type"], r["phase"], str(r["files"]), f"{r['median_ms']:.3f}", f"{r['p95_ms']:.3f}",
-                      f"{r['files_per_s']:,.0f}", _size(r["bytes_read_median"]), _size(r["peak_mem_bytes"])])
-    widths = [max(len(row[i]) for row in lines) for i in range(len(head))]
+    lines = [COLUMNS, *table_rows(result)]
+    widths = [max(len(row[i]) for row in lines) for i in range(len(COLUMNS))]
     text = ["  ".join(c.ljust(w) if i < 2 else c.rjust(w) for i, (c, w) in enumerate(zip(row, widths))) for row in lines]
-    text.append(f"\nbytes read: median per file. peak mem: {MEMORY_NOTE}.")
-    text.append(f"process peak RSS: {_size(result['process_peak_rss_bytes'])}; {result['repeat']} timed runs per file; "
-                f"judge {result['judge']['judge_id']} ({', '.join(result['judge']['detectors'])}).")
-    if result["skipped"]:
-        text.append(f"skipped {len(result['skipped'])} files: " + "; ".join(f"{Path(s['path']).name} ({s['reason']})" for s in result["skipped"]))
-    return "\n".join(text)
+    return "\n".join([*text, "", *table_notes(result)])
 
 
 def _size(n: int | None) -> str:
@@ -316,17 +337,44 @@ def _size(n: int | None) -> str:
 @click.option("--detectors", "detector_names", help="Comma list: only these detectors' criteria.")
 @click.option("--repeat", type=click.IntRange(min=1), default=5, show_default=True, help="Timed evaluations per file.")
 @click.option("--json", "as_json", is_flag=True, help="Print the raw results as JSON.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write a self-contained HTML report: each file's results, timeline and thumbnails, and the table.")
 @click.pass_obj
-def bench(settings, paths: tuple[Path, ...], judge_path: Path | None, detector_names: str | None, repeat: int, as_json: bool) -> None:
+def bench(settings, paths: tuple[Path, ...], judge_path: Path | None, detector_names: str | None, repeat: int, as_json: bool,
+          report_path: Path | None) -> None:
     """Time the probe and each detector on PATHS (files or folders; default: the repo's fixture media).
 
-    Prints, per file type and phase: median and p95 latency, files/s, bytes read, peak memory.
+    Prints, per file type and phase: median and p95 latency, files/s, bytes read, and peak
+    memory as tracemalloc sees it (Python and numpy allocations). Shows a progress bar on
+    stderr when it is a terminal.
     """
     import json
 
+    from ..media.probe import ProbeLimits
+
+    judge, plugins = _bench_judge(settings, judge_path, detector_names)
+    if not paths and not DEFAULT_MEDIA.is_dir():
+        raise click.UsageError(f"no PATHS given and no fixture media at {DEFAULT_MEDIA}; name the files to benchmark")
+    files = expand(paths or [DEFAULT_MEDIA])
+    limits = ProbeLimits(settings.max_image_pixels, settings.max_video_pixels, settings.max_duration_sec)
+    evaluations: list[tuple[Path, Any]] = []
+    with progress_bar(len(files) * (repeat + 2), sys.stderr) as step:
+        result = run_bench(files, judge, plugins, repeat=repeat, limits=limits, only_good=not paths, progress=step,
+                           on_evaluation=(lambda p, ev: evaluations.append((p, ev))) if report_path else None)
+    click.echo(json.dumps(result, indent=2) if as_json else format_table(result))
+    if report_path:
+        from .report import ReportWriter, Table, in_process
+
+        report = ReportWriter(report_path, in_process(limits))  # thumbnails after the timed passes, in-process like them
+        for path, evaluation in evaluations:
+            report.add(path, evaluation)
+        table = Table(title="Benchmark", columns=COLUMNS, rows=table_rows(result), note=" ".join(table_notes(result)))
+        report.write(f"Benchmark of {result['judge']['judge_id']}", tables=[table])
+
+
+def _bench_judge(settings, judge_path: Path | None, detector_names: str | None):
     from ..judge import load_judge_file
     from ..plugins import load_plugins
-    from ..media.probe import ProbeLimits
 
     names = {n.strip() for n in detector_names.split(",") if n.strip()} if detector_names else None
     try:
@@ -338,13 +386,14 @@ def bench(settings, paths: tuple[Path, ...], judge_path: Path | None, detector_n
             judge = select_detectors(judge, names)
     except PiqueError as exc:
         raise click.UsageError(str(exc)) from None
-    if not paths and not DEFAULT_MEDIA.is_dir():
-        raise click.UsageError(f"no PATHS given and no fixture media at {DEFAULT_MEDIA}; name the files to benchmark")
-    files = expand(paths or [DEFAULT_MEDIA])
-    limits = ProbeLimits(settings.max_image_pixels, settings.max_video_pixels, settings.max_duration_sec)
-    with click.progressbar(length=len(files) * (repeat + 2), label="benchmarking", file=sys.stderr) as bar:
-        result = run_bench(files, judge, plugins, repeat=repeat, limits=limits, only_good=not paths, progress=bar.update)
-    if as_json:
-        click.echo(json.dumps(result, indent=2))
-    else:
-        click.echo(format_table(result))
+    return judge, plugins
+
+
+@contextlib.contextmanager
+def progress_bar(length: int, file: IO[str]) -> Iterator[Callable[[int], None]]:
+    """A progress bar on `file` when it is a terminal; silent otherwise (piped, redirected, CI logs)."""
+    if not file.isatty():
+        yield lambda n: None
+        return
+    with click.progressbar(length=length, label="benchmarking", file=file) as bar:
+        yield bar.update

@@ -47,13 +47,16 @@ def cli(ctx: click.Context, log_level: str) -> None:
 @click.option("--job-id", help="Job id for the payload (one file only); generated otherwise.")
 @click.option("--isolate/--no-isolate", default=True, show_default=True,
               help="Evaluate each file in a child process with the time and memory limits (PIQUE_EVALUATION_*).")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write a self-contained HTML report here: verdicts, metrics, timeline, thumbnails.")
 @click.pass_obj
-def evaluate(settings, files: tuple[Path, ...], judge_path: Path, content_type: str | None, job_id: str | None, isolate: bool) -> None:
+def evaluate(settings, files: tuple[Path, ...], judge_path: Path, content_type: str | None, job_id: str | None, isolate: bool,
+             report_path: Path | None) -> None:
     """Evaluate FILES against a judge; print one payload per file as a JSON line.
 
     Exits 0 when every evaluation completed, 1 when any failed, 2 on usage errors.
     """
-    from ..evaluation import Evaluator, MediaSource, new_id
+    from ..evaluation import Evaluation, Evaluator, MediaSource, new_id
     from ..judge import load_judge_file
     from ..payloads import FailedPayload
     from ..media.probe import ProbeLimits
@@ -69,24 +72,40 @@ def evaluate(settings, files: tuple[Path, ...], judge_path: Path, content_type: 
         raise click.UsageError(str(exc)) from None
     limits = ProbeLimits(settings.max_image_pixels, settings.max_video_pixels, settings.max_duration_sec)
     sandbox = Limits(timeout_sec=settings.evaluation_timeout_sec, memory_bytes=settings.evaluation_memory_mb << 20)
-    evaluator = Evaluator(plugins, limits, detector_timeout_sec=settings.detector_timeout_sec)
+    evaluator = Evaluator(plugins, limits, detector_timeout_sec=settings.detector_timeout_sec,
+                          evaluation_timeout_sec=settings.evaluation_timeout_sec)
+    report = _report_writer(report_path, limits, sandbox if isolate else None)
     any_failed = False
     for path in files:
         this_job = job_id or new_id("job")
         if not isolate:
-            payload = evaluator.evaluate(MediaSource.from_path(path), judge, job_id=this_job, content_type=content_type).payload
+            evaluation = evaluator.evaluate(MediaSource.from_path(path), judge, job_id=this_job, content_type=content_type)
         else:
             try:
-                payload = run_isolated(
+                evaluation = run_isolated(
                     evaluate_file, str(path), judge.judge.model_dump(), job_id=this_job, content_type=content_type,
                     plugin_selection=settings.plugin_selection(), probe_limits=limits, limits=sandbox, what="the evaluation",
-                ).payload
+                )
             except PiqueError as exc:
-                payload = FailedPayload(job_id=this_job, error=str(exc), judge_id=judge.judge_id)
-        any_failed |= isinstance(payload, FailedPayload)
-        sys.stdout.buffer.write(payload.to_bytes() + b"\n")
+                failed = FailedPayload(job_id=this_job, error=str(exc), judge_id=judge.judge_id)
+                evaluation = Evaluation(payload=failed, info=None, probe_ms=0.0)
+        any_failed |= isinstance(evaluation.payload, FailedPayload)
+        sys.stdout.buffer.write(evaluation.payload.to_bytes() + b"\n")
         sys.stdout.flush()
+        if report is not None:
+            report.add(path, evaluation)
+    if report is not None:
+        report.write(f"Evaluations against {judge.judge_id}")
     sys.exit(1 if any_failed else 0)
+
+
+def _report_writer(path: Path | None, probe_limits, sandbox):
+    """The `--report` writer, making thumbnails in the sandbox when evaluations run there."""
+    if path is None:
+        return None
+    from .report import ReportWriter, in_process, isolated
+
+    return ReportWriter(path, isolated(probe_limits, sandbox) if sandbox else in_process(probe_limits))
 
 
 @cli.command()
@@ -145,20 +164,20 @@ def plugins_command(settings, as_json: bool) -> None:
 @click.option("--max-messages", type=int, help="Burst mode: exit after handling this many messages.")
 @click.pass_obj
 def worker(settings, subscription, bucket, concurrency, metrics_port, max_messages) -> None:
-    """Evaluate uploads announced on Pub/Sub and deliver their signed webhooks."""
-    from ..webhooks.dispatcher import OutboxDispatcher
-    from ..worker.metrics import WorkerMetrics
-    from ..store import Store
-    from ..worker.handler import Worker
+    """Evaluate uploads announced on Pub/Sub and deliver their signed webhooks.
+
+    Checks at start that the bucket is set, the database answers and the subscription
+    exists; exits 1 with one line on stderr when anything is missing.
+    """
+    from ..worker.service import StartupError, run_worker
 
     overrides = {"subscription": subscription, "bucket": bucket, "concurrency": concurrency, "metrics_port": metrics_port}
     settings = settings.model_copy(update={k: v for k, v in overrides.items() if v is not None})
     _plugins(settings)  # fail now, not in the first evaluation, when strict plugins are broken
     try:
-        store = Store.open(settings.database_url)
-        metrics = WorkerMetrics()
-        dispatcher = OutboxDispatcher.from_settings(store, settings, metrics=metrics)
-        Worker(settings, store, dispatcher, metrics=metrics).run(max_messages=max_messages)
+        run_worker(settings, max_messages=max_messages)
+    except StartupError as exc:
+        _fail(str(exc))
     except PiqueError as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -1,9 +1,9 @@
 """`pique-engine dev`: the whole flow in one process, with no cloud and nothing to install.
 
 The API of the contract, a local object store behind the same kind of signed, expiring PUT
-URL, an in-process queue from "upload finished" to the same `Worker.handle` that consumes
-Pub/Sub in production, the same outbox and webhook sender, and a built-in receiver that
-verifies and prints the webhooks the demo organisation gets.
+URL (each URL uploads once), the same worker loop production runs (`Runner`) fed from an
+in-process queue instead of Pub/Sub, the same outbox and webhook sender, and a built-in
+receiver that verifies and prints the webhooks the demo organisation gets.
 """
 
 from __future__ import annotations
@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import queue
 import secrets
 import threading
 from dataclasses import dataclass
@@ -19,21 +18,32 @@ from pathlib import Path
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
+from sqlalchemy.engine import make_url
+from starlette.requests import ClientDisconnect
 
-from ..webhooks.dispatcher import OutboxDispatcher
 from ..errors import SignatureError
-from ..worker.metrics import WorkerMetrics
-from ..worker.notifications import finalize_message
 from ..settings import Settings
-from ..webhooks.signature import verify
+from ..storage.local import LOCAL_BUCKET, IncompleteUpload, LocalStorage, ObjectExists
 from ..store import Store
 from ..store.base import utc_now
-from ..worker.sweep import folder_locator
+from ..webhooks.dispatcher import OutboxDispatcher
+from ..webhooks.signature import verify
 from ..worker.handler import Worker
+from ..worker.inprocess import QueueSource
+from ..worker.metrics import WorkerMetrics
+from ..worker.notifications import Notification
+from ..worker.runner import Runner
 
 log = logging.getLogger(__name__)
 
-LOCAL_BUCKET = "local"
+__all__ = ["LOCAL_BUCKET", "DEMO_JUDGE", "Demo", "private_sqlite", "run_dev", "storage_router", "webhook_router"]
+
+# GCS's answer to a PUT whose x-goog-if-generation-match: 0 did not hold (the object exists).
+PRECONDITION_FAILED = (
+    "<?xml version='1.0' encoding='UTF-8'?><Error><Code>PreconditionFailed</Code>"
+    "<Message>At least one of the pre-conditions you specified did not hold.</Message>"
+    "<Details>The object {name} already exists; an upload URL uploads once. Create a new job to upload again.</Details></Error>"
+)
 DEMO_JUDGE = {
     "judge_id": "judge_demo",
     "name": "Demo: vertical video, feed images, podcast audio",
@@ -74,30 +84,11 @@ def _demo(store: Store, data_dir: Path, webhook_url: str) -> Demo:
     return demo
 
 
-class LocalUploads:
-    """The local object store: files under `root`, each finished PUT announced on `events`."""
+def storage_router(signer, storage: LocalStorage, announce):
+    """`PUT /storage/{object}`: what a signed upload URL points at in dev mode.
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.events: queue.Queue[tuple[dict[str, str], bytes]] = queue.Queue()
-
-    def path(self, object_name: str) -> Path:
-        target = (self.root / object_name).resolve()
-        if self.root.resolve() not in target.parents:
-            raise ValueError(f"object name {object_name!r} escapes the storage folder")
-        return target
-
-    def finalize(self, object_name: str, content_type: str) -> None:
-        """Announce a finished upload exactly as GCS does (OBJECT_FINALIZE, JSON_API_V1)."""
-        found = folder_locator(self.root)(object_name)
-        if found is None:
-            raise FileNotFoundError(f"no upload at {object_name!r} to announce")
-        generation, size = found  # as the sweep will see it
-        self.events.put(finalize_message(LOCAL_BUCKET, object_name, generation, size, content_type))
-
-
-def storage_router(signer, uploads: LocalUploads):
-    """`PUT /storage/{object}`: what a signed upload URL points at in dev mode."""
+    A finished upload is passed to `announce` as the ``OBJECT_FINALIZE`` GCS would publish.
+    """
     from ..errors import UploadRefused
     from ..storage.upload_urls import RefusalReason
 
@@ -112,35 +103,24 @@ def storage_router(signer, uploads: LocalUploads):
         length = request.headers.get("content-length")
         if length is None or not length.isdigit():
             return refuse(411, "length_required", "send a Content-Length header with the upload (curl -T does)")
+        content_type = request.headers.get("content-type")
         try:
-            signer.verify(
-                object_name,
-                request.headers.get("content-type"),
-                int(length),
-                request.query_params.get("expires", ""),
-                request.query_params.get("signature", ""),
-                length_range=request.headers.get("x-goog-content-length-range"),
-                generation_match=request.headers.get("x-goog-if-generation-match"),
-            )
-            target = uploads.path(object_name)
+            signer.verify(object_name, content_type, int(length), request.query_params.get("expires", ""),
+                          request.query_params.get("signature", ""), length_range=request.headers.get("x-goog-content-length-range"),
+                          generation_match=request.headers.get("x-goog-if-generation-match"))  # fmt: skip
+            created = await storage.create(object_name, request.stream(), int(length))
         except UploadRefused as exc:
             return refuse(status_for.get(exc.reason, 403), str(exc.reason), str(exc))
         except ValueError as exc:
             return refuse(400, "bad_object_name", str(exc))
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_name(target.name + f".part-{secrets.token_hex(4)}")
-        received = 0
-        with open(partial, "wb") as f:
-            async for chunk in request.stream():
-                received += len(chunk)
-                if received > int(length):
-                    break
-                f.write(chunk)
-        if received != int(length):
-            partial.unlink(missing_ok=True)
-            return refuse(400, "incomplete_body", f"received {received:,} bytes but Content-Length said {int(length):,}")
-        partial.replace(target)  # an object appears whole or not at all
-        uploads.finalize(object_name, request.headers.get("content-type", ""))
+        except ObjectExists:
+            return Response(PRECONDITION_FAILED.format(name=object_name), status_code=412, media_type="application/xml")
+        except IncompleteUpload as exc:
+            return refuse(400, "incomplete_body", str(exc))
+        except ClientDisconnect:
+            log.warning("upload of %s abandoned: the client disconnected mid-PUT; nothing was stored", object_name)
+            return Response(status_code=400)
+        announce(Notification.finalize(LOCAL_BUCKET, object_name, created.generation, created.size, content_type))
         return Response(status_code=200)
 
     return router
@@ -169,6 +149,23 @@ def webhook_router(store: Store, out):
     return router
 
 
+def private_sqlite(database_url: str) -> None:
+    """Make a SQLite database and its -wal/-shm files readable by their owner only: it holds webhook secrets.
+
+    SQLite creates the -wal and -shm files with the database file's permissions, so creating
+    that file 0600 first covers all three; files an earlier version left 0644 are corrected.
+    """
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return
+    path = Path(url.database)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if p.exists():
+            os.chmod(p, 0o600)
+
+
 def run_dev(settings: Settings, host: str, port: int, data_dir: Path, out=print) -> None:
     """Serve the API, local storage and the demo receiver on one port until Ctrl-C."""
     import uvicorn
@@ -182,48 +179,35 @@ def run_dev(settings: Settings, host: str, port: int, data_dir: Path, out=print)
     # Everything here runs on this machine, webhooks to the built-in receiver included.
     settings = settings.model_copy(update={"bucket": LOCAL_BUCKET, "webhook_allow_private": True})
     base_url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+    private_sqlite(settings.database_url)
     store = Store.open(settings.database_url)
     demo = _demo(store, data_dir, f"{base_url}/dev/webhooks")
-    secret_file = data_dir / "signing.key"
-    if not secret_file.exists():
-        secret_file.write_text(secrets.token_hex(32))
-        os.chmod(secret_file, 0o600)
-    signer = LocalSigner(base_url, secret_file.read_text().strip())
-    uploads = LocalUploads(data_dir / "objects")
-
+    signer = LocalSigner(base_url, _signing_key(data_dir))
+    storage = LocalStorage(data_dir / "objects")
     metrics = WorkerMetrics()
     dispatcher = OutboxDispatcher.from_settings(store, settings, metrics=metrics)
-    worker = Worker(settings, store, dispatcher, metrics=metrics, local_root=str(uploads.root))
-    stop = threading.Event()
-
-    def consume() -> None:
-        while not stop.is_set():
-            try:
-                attributes, data = uploads.events.get(timeout=0.5)
-            except queue.Empty:
-                continue
-            worker.handle(attributes, data)
-
+    worker = Worker(settings, store, storage, metrics=metrics, results=dispatcher.wake)
+    source = QueueSource(settings.concurrency)
     app = create_app(store, signer, settings)
-    app.include_router(storage_router(signer, uploads))
+    app.include_router(storage_router(signer, storage, source.put))
     app.include_router(webhook_router(store, out))
-    threads = [
-        threading.Thread(target=consume, name="pique-dev-worker", daemon=True),
-        threading.Thread(target=dispatcher.run, args=(stop,), name="pique-outbox", daemon=True),
-        threading.Thread(target=worker.sweeper.run, args=(stop,), name="pique-sweep", daemon=True),
-    ]
-    for t in threads:
-        t.start()
+    loop = threading.Thread(target=Runner(worker, source, dispatcher).run, name="pique-dev-worker", daemon=True)
+    loop.start()
     out(_banner(base_url, demo, settings.database_url, data_dir))
     try:
         uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning")).run()
     finally:
-        stop.set()
-        worker.stopping.set()  # ends a sweep, and any wait for the database, at once
-        dispatcher.wake.set()
-        for t in threads:
-            t.join(timeout=10)
+        worker.stop()  # in-flight evaluations finish, then the loop sends what is due and returns
+        loop.join(timeout=settings.evaluation_timeout_sec + 60)
         store.close()
+
+
+def _signing_key(data_dir: Path) -> str:
+    secret_file = data_dir / "signing.key"
+    if not secret_file.exists():
+        secret_file.write_text(secrets.token_hex(32))
+        os.chmod(secret_file, 0o600)
+    return secret_file.read_text().strip()
 
 
 def _banner(base_url: str, demo: Demo, database_url: str, data_dir: Path) -> str:

@@ -1,1 +1,1 @@
-"""The object store uploads land in: reading objects and signing upload URLs. Imports only the core."""
+"""The object store uploads land in: the `Storage` interface (a GCS bucket, a local folder) and upload-URL signing. Imports only the core."""

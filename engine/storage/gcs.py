@@ -4,6 +4,7 @@
 from an LRU cache of aligned blocks fetched with HTTP range requests, so FFmpeg's 16 KiB reads
 and a box walker's seeks around `moov` cost a handful of requests, not one each.
 `download_to_tempfile` streams a whole generation to disk for detectors that need every sample.
+`GcsStorage` puts both behind the `Storage` interface the worker reads uploads through.
 
 Both pin the object *generation*: if the object is overwritten or deleted while we read, GCS
 answers 404 for that generation and we raise `ObjectGone` instead of mixing two uploads' bytes.
@@ -26,10 +27,12 @@ from google.cloud.storage.exceptions import DataCorruption, InvalidResponse
 from google.cloud.storage.retry import DEFAULT_RETRY
 
 from ..errors import ObjectGone, StorageError
+from .base import StoredObject
 
 __all__ = [
     "DEFAULT_BLOCK_SIZE",
     "GcsObjectReader",
+    "GcsStorage",
     "ObjectGone",
     "download_to_tempfile",
     "find_object",
@@ -71,6 +74,40 @@ def find_object(bucket: storage.Bucket, name: str) -> tuple[int, int] | None:
     except _TRANSIENT as exc:
         raise _storage_error(exc, f"looking up {_where(bucket, name, None)}") from exc
     return None if blob is None else (blob.generation, blob.size)
+
+
+class GcsStorage:
+    """One bucket as a `Storage`; the client is made on first use, in whichever process uses it."""
+
+    def __init__(self, bucket: str, project: str | None = None) -> None:
+        self._bucket_name = bucket
+        self.project = project
+        self._handle: storage.Bucket | None = None
+
+    @property
+    def bucket(self) -> str:
+        return self._bucket_name
+
+    def __repr__(self) -> str:
+        return f"GcsStorage({self._bucket_name!r})"
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_handle": None}  # a client does not cross into a sandbox child
+
+    def _bucket(self) -> storage.Bucket:
+        if self._handle is None:
+            self._handle = storage_client(self.project).bucket(self._bucket_name)
+        return self._handle
+
+    def locate(self, object_name: str) -> StoredObject | None:
+        found = find_object(self._bucket(), object_name)
+        return None if found is None else StoredObject(*found)
+
+    def open_head(self, object_name: str, generation: int, size: int | None = None) -> IO[bytes]:
+        return GcsObjectReader(self._bucket(), object_name, generation, size=size)  # type: ignore[return-value]
+
+    def open_content(self, object_name: str, generation: int) -> IO[bytes]:
+        return download_to_tempfile(self._bucket(), object_name, generation)
 
 
 def _where(bucket: storage.Bucket, name: str, generation: int | None) -> str:

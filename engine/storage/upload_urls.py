@@ -10,8 +10,8 @@ nor drop the precondition.
 
 - `GcsSigner`: V4 signed URLs for Google Cloud Storage. With a service-account key
   (``GOOGLE_APPLICATION_CREDENTIALS``) it signs locally; with keyless credentials (Cloud Run,
-  GKE, Compute Engine) it signs through the IAM ``signBlob`` API. Against fake-gcs-server,
-  any throwaway service-account key works (the emulator checks no signatures).
+  GKE, Compute Engine) it signs through the IAM ``signBlob`` API. Against ``pique-engine
+  stack``, sign with the throwaway key it writes: its front checks signatures as GCS does.
 - `LocalSigner`: HMAC-signed URLs served by ``pique-engine dev`` itself, with `LocalSigner.verify`
   for the server that receives the PUT.
 

@@ -238,24 +238,64 @@ class JobsMixin(StoreBase):
                             content_id=None, lease_token=lease_token, now=now)  # fmt: skip
 
     def overdue_jobs(
-        self, older_than: timedelta, *, limit: int = 100, exclude: set[str] | frozenset[str] = frozenset(), now: datetime | None = None
+        self,
+        older_than: timedelta,
+        *,
+        lease_grace: timedelta | None = None,
+        limit: int = 100,
+        exclude: set[str] | frozenset[str] = frozenset(),
+        now: datetime | None = None,
     ) -> list[Job]:
         """Jobs no notification has settled: still awaiting an upload `older_than` after their
-        URL expired, or processing `older_than` after their lease ran out. Least recently
-        updated first, leaving out the ids in `exclude`."""
-        cutoff = (now or utc_now()) - older_than
-        query = (
-            select(JobRow)
-            .where(or_(and_(JobRow.status == _A, JobRow.expires_at <= cutoff),
-                       and_(JobRow.status == _P, JobRow.lease_expires_at <= cutoff)))
-            .order_by(JobRow.updated_at)
-            .limit(limit)
-        )  # fmt: skip
+        URL expired, or processing `lease_grace` (default `older_than`) after their lease ran
+        out. Least recently updated first, leaving out the ids in `exclude`."""
+        now = now or utc_now()
+        grace = older_than if lease_grace is None else lease_grace
+        overdue = or_(and_(JobRow.status == _A, JobRow.expires_at <= now - older_than),
+                      and_(JobRow.status == _P, JobRow.lease_expires_at <= now - grace))  # fmt: skip
+        return self._jobs_where(overdue, limit, exclude)
+
+    def unsettled_jobs(
+        self,
+        created_before: datetime,
+        *,
+        limit: int = 100,
+        exclude: set[str] | frozenset[str] = frozenset(),
+        now: datetime | None = None,
+    ) -> list[Job]:
+        """Every job created before `created_before` still awaiting its upload (URL expired or
+        not), and every job processing under a lease that has run out: what a worker starting
+        up looks at. Least recently updated first, leaving out the ids in `exclude`."""
+        now = now or utc_now()
+        waiting = and_(JobRow.status == _A, JobRow.created_at < created_before)
+        return self._jobs_where(or_(waiting, and_(JobRow.status == _P, JobRow.lease_expires_at <= now)), limit, exclude)
+
+    def _jobs_where(self, condition: Any, limit: int, exclude: set[str] | frozenset[str]) -> list[Job]:
+        query = select(JobRow).where(condition).order_by(JobRow.updated_at).limit(limit)
         if exclude:
             query = query.where(JobRow.job_id.not_in(sorted(exclude)))
         with self._read() as s:
-            rows = s.scalars(query).all()
-            return [to_job(r) for r in rows]
+            return [to_job(r) for r in s.scalars(query).all()]
+
+    def renew_leases(self, leases: dict[str, str], lease: timedelta, *, now: datetime | None = None) -> int:
+        """Extend these leases (job id → token) to `lease` from now; returns how many were still held.
+
+        A live worker renews what it holds well before expiry, so a lease can be short and a
+        dead worker's jobs are reclaimed soon after it stops renewing."""
+        if not leases:
+            return 0
+        now = now or utc_now()
+        held = 0
+        with self._write() as s:
+            for job_id, token in leases.items():
+                res = s.execute(
+                    update(JobRow)
+                    .where(JobRow.job_id == job_id, JobRow.status == _P, JobRow.lease_token == token)
+                    .values(lease_expires_at=now + lease)
+                    .execution_options(synchronize_session=False)
+                )
+                held += res.rowcount  # type: ignore[attr-defined]
+        return held
 
     def expire_job(self, job_id: str, *, now: datetime | None = None) -> bool:
         """Mark a job still awaiting its upload as expired; False when it has moved on."""

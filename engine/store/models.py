@@ -2,7 +2,7 @@
 
 These are the store's private representation; callers get the frozen records of
 `records.py`. The schema itself is created and changed only by the Alembic migrations in
-`migrations/versions/`; `tests/test_store_migrations.py` checks that the two agree.
+`migrations/versions/`; `tests/store/test_store_migrations.py` checks that the two agree.
 """
 
 from __future__ import annotations

@@ -1,10 +1,9 @@
-"""Evaluating one uploaded GCS object generation; runs inside a sandbox child process.
+"""Evaluating one uploaded object generation; runs inside a sandbox child process.
 
-The probe reads the object through ranged requests (`GcsObjectReader`); only a detector that
-declared ``reads="content"`` makes the object stream to a temporary file, once (never a whole
-copy in memory). The file's name is removed as soon as the download completes, so the bytes
-vanish with the process however it ends; a child killed mid-download leaves a partial file in
-its own scratch folder, which the next child removes.
+The probe reads the object's head through the `Storage` (ranged requests on GCS); only a
+detector that declared ``reads="content"`` makes the whole object stream to a file, once (never
+a whole copy in memory). The file's name is removed as soon as it has been fetched: the bytes
+live on only through an open descriptor, so they vanish with the process however it ends.
 """
 
 from __future__ import annotations
@@ -12,40 +11,36 @@ from __future__ import annotations
 import io
 import logging
 import os
-import shutil
-import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from pathlib import Path
 from typing import IO, Any
 
-from ..errors import JudgeError, StorageError
+from ..errors import JudgeError, ObjectGone, StorageError
 from ..evaluation import DEFAULT_DETECTOR_TIMEOUT_SEC, Evaluation, Evaluator, MediaSource
 from ..judge import bind_judge, parse_judge
-from ..payloads import FailedPayload
 from ..media.probe import ProbeLimits
+from ..payloads import FailedPayload
+from ..storage.base import Storage
 
 log = logging.getLogger(__name__)
-
 
 @dataclass(frozen=True)
 class UploadRequest:
     """Everything a child needs to evaluate one upload: plain data, so it pickles."""
 
     job_id: str
-    bucket: str
+    storage: Storage
     object_name: str
     generation: int
     size: int | None
     content_type: str
     declared_size: int
     judge: dict[str, Any]
-    project: str | None = None
     plugin_selection: list[str] | None = None
     limits: ProbeLimits = field(default_factory=ProbeLimits)
     evaluation_id: str | None = None
     content_id: str | None = None
-    local_root: str | None = None  # read `object_name` under this folder instead of from GCS
     detector_timeout_sec: float = DEFAULT_DETECTOR_TIMEOUT_SEC
 
 
@@ -68,8 +63,6 @@ def cached_plugins(selection: tuple[str, ...] | None):
 
 def evaluate_upload(request: UploadRequest, *, progress) -> UploadOutcome:
     """Evaluate one upload; meant for `sandbox.run_isolated`."""
-    from ..storage.gcs import GcsObjectReader, ObjectGone, download_to_tempfile, storage_client
-
     if request.size is not None and request.size != request.declared_size:
         error = (
             f"the upload is {request.size:,} bytes but {request.declared_size:,} were declared; "
@@ -82,21 +75,11 @@ def evaluate_upload(request: UploadRequest, *, progress) -> UploadOutcome:
         judge = bind_judge(parse_judge(request.judge), plugins.detectors)
     except JudgeError as exc:  # e.g. a detector this worker does not have installed
         return UploadOutcome(evaluation=_failed(request, str(exc)))
-    content: DownloadedContent | None = None
-    if request.local_root is not None:
-        source = MediaSource.from_path(Path(request.local_root) / request.object_name)
-    else:
-        bucket = storage_client(request.project).bucket(request.bucket)
-        content = DownloadedContent(lambda folder: download_to_tempfile(bucket, request.object_name, request.generation, dir=folder))
-
-        def open_header() -> IO[bytes]:
-            return GcsObjectReader(bucket, request.object_name, request.generation, size=request.size)
-
-        source = MediaSource(name=request.object_name.rsplit("/", 1)[-1], open_header=open_header, open_content=content.open)
+    content = FetchedContent(lambda: request.storage.open_content(request.object_name, request.generation))
     try:
         evaluator = Evaluator(plugins, request.limits, detector_timeout_sec=request.detector_timeout_sec)
         evaluation = evaluator.evaluate(
-            source,
+            _source(request, content),
             judge,
             job_id=request.job_id,
             content_type=request.content_type,
@@ -109,30 +92,36 @@ def evaluate_upload(request: UploadRequest, *, progress) -> UploadOutcome:
     except StorageError as exc:
         return UploadOutcome(transient_error=str(exc))
     finally:
-        if content is not None:
-            content.close()
+        content.close()
     return UploadOutcome(evaluation=evaluation)
 
 
-SCRATCH = Path(tempfile.gettempdir()) / "pique-content"
+def _source(request: UploadRequest, content: FetchedContent) -> MediaSource:
+    """The upload as a `MediaSource`: ranged reads of its head, or the fetched content."""
+    storage, name, generation = request.storage, request.object_name, request.generation
+
+    def open_header() -> IO[bytes]:
+        return storage.open_head(name, generation, request.size)
+
+    return MediaSource(name=name.rsplit("/", 1)[-1], open_header=open_header, open_content=content.open)
 
 
-class DownloadedContent:
-    """The object's bytes, downloaded on the first `open()` into a file that has no name left.
+class FetchedContent:
+    """The whole object, fetched on the first `open()` and kept through a descriptor alone.
 
-    Each `open()` returns an independent reader (its own position) over the same file.
+    Closing the fetched (temporary) file removes its name at once; a second descriptor keeps
+    the bytes readable until `close()` or the end of the process. Each `open()` returns an
+    independent reader with its own position over the same bytes.
     """
 
-    def __init__(self, download) -> None:
-        self._download = download
+    def __init__(self, fetch: Callable[[], IO[bytes]]) -> None:
+        self._fetch = fetch
         self._fd: int | None = None
 
     def open(self) -> IO[bytes]:
         if self._fd is None:
-            folder = _scratch_folder()
-            with self._download(str(folder)) as tmp:
-                # A second descriptor keeps the bytes; closing `tmp` removes the name.
-                self._fd = os.dup(tmp.fileno())
+            with self._fetch() as fetched:
+                self._fd = os.dup(fetched.fileno())
         return io.BufferedReader(_PositionalReader(self._fd), buffer_size=1 << 16)
 
     def close(self) -> None:
@@ -167,27 +156,6 @@ class _PositionalReader(io.RawIOBase):
         buffer[: len(data)] = data
         self._pos += len(data)
         return len(data)
-
-
-def _scratch_folder() -> Path:
-    """This process's download folder; folders of processes that no longer run are removed."""
-    SCRATCH.mkdir(mode=0o700, exist_ok=True)
-    for folder in SCRATCH.iterdir():
-        if folder.name.isdigit() and not _running(int(folder.name)):
-            shutil.rmtree(folder, ignore_errors=True)  # left by a child killed mid-download
-    own = SCRATCH / str(os.getpid())
-    own.mkdir(mode=0o700, exist_ok=True)
-    return own
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def _failed(request: UploadRequest, error: str) -> Evaluation:

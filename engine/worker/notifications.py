@@ -30,7 +30,6 @@ __all__ = [
     "NotificationError",
     "ObjectResource",
     "UploadRef",
-    "finalize_message",
     "parse_notification",
     "parse_object_name",
 ]
@@ -116,6 +115,18 @@ class Notification(BaseModel):
     overwritten_by_generation: int | None = Field(default=None, alias="overwrittenByGeneration")
     resource: ObjectResource | None = None
 
+    @classmethod
+    def finalize(cls, bucket: str, object_name: str, generation: int, size: int | None = None, content_type: str | None = None) -> Notification:
+        """The ``OBJECT_FINALIZE`` GCS sends for an object: with `size`, carrying its JSON_API_V1 resource.
+
+        For those who learn of an upload otherwise (the sweep, the dev server's storage).
+        """
+        resource = None
+        if size is not None:
+            resource = ObjectResource(bucket=bucket, name=object_name, generation=generation, size=size, content_type=content_type)
+        return cls(event_type=OBJECT_FINALIZE, bucket=bucket, object_name=object_name, generation=generation,
+                   payload_format=JSON_API_V1 if resource else "NONE", resource=resource)  # fmt: skip
+
     @property
     def dedupe_key(self) -> DedupeKey:
         return DedupeKey(self.bucket, self.object_name, self.generation)
@@ -177,19 +188,3 @@ def parse_notification(attributes: Mapping[str, str], data: bytes) -> Notificati
             f"gs://{resource.bucket}/{resource.name}#{resource.generation}"
         )
     return note
-
-
-def finalize_message(
-    bucket: str, object_name: str, generation: int, size: int | None = None, content_type: str | None = None
-) -> tuple[dict[str, str], bytes]:
-    """The attributes and data of the ``OBJECT_FINALIZE`` message GCS publishes for an object.
-
-    With `size` the data is the JSON_API_V1 object resource; without it there is no payload.
-    """
-    attributes = {"eventType": OBJECT_FINALIZE, "bucketId": bucket, "objectId": object_name, "objectGeneration": str(generation)}
-    if size is None:
-        return {**attributes, "payloadFormat": "NONE"}, b""
-    resource = {"bucket": bucket, "name": object_name, "generation": str(generation), "size": str(size)}
-    if content_type:
-        resource["contentType"] = content_type
-    return {**attributes, "payloadFormat": JSON_API_V1}, json.dumps(resource).encode()

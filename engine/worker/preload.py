@@ -1,5 +1,6 @@
-"""Imported once by the sandbox's forkserver: load the selected plugins there, so every child
-starts with them instead of importing each plugin (and its dependencies) per evaluation."""
+"""Imported once by the sandbox's forkserver (listed in `pique_engine.worker`): load the selected
+plugins there, so every child starts with them instead of importing each plugin (and its
+dependencies) per evaluation."""
 
 try:
     from ..settings import Settings

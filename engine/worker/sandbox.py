@@ -3,7 +3,8 @@
 A segfault, `os.abort()`, an endless loop or an unbounded allocation in the child fails that
 one call with a `DetectorError` naming the limit and what was running; the calling process
 (the worker, with its Pub/Sub lease threads) carries on. Children are forked from a
-forkserver that has already imported the heavy libraries, so a call costs milliseconds.
+forkserver that has already imported the heavy libraries, so a call costs milliseconds:
+the caller names them (`preload`); the first call's target module is always among them.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -23,12 +24,8 @@ from ..logs import configure_child, for_child
 
 T = TypeVar("T")
 
-# Imported once by the forkserver so that each child starts with them: without the storage
-# client and the built-in detectors, every evaluation paid ~0.5-1.5 s of imports.
-_PRELOAD = [
-    "pique_engine.evaluation", "pique_engine.plugins", "pique_engine.worker.child", "pique_engine.storage.gcs",
-    "av", "PIL.Image", "soundfile", "numpy",
-]
+# "__main__": the console script is imported once by the forkserver, not again in every child.
+_preload: list[str] = ["__main__"]
 _context: multiprocessing.context.BaseContext | None = None
 
 
@@ -46,14 +43,19 @@ class Limits:
     memory_bytes: int | None = 4 << 30
 
 
-def _ctx() -> multiprocessing.context.BaseContext:
+def preload(modules: Iterable[str]) -> None:
+    """Have the forkserver import `modules` once, so each child starts with them.
+
+    Call before the first `run_isolated` (the forkserver starts then); later calls change nothing.
+    """
+    _preload.extend(m for m in modules if m not in _preload)
+
+
+def _ctx(target_module: str) -> multiprocessing.context.BaseContext:
     global _context
     if _context is None:
-        from ..plugins import DEFAULT_PLUGINS
-
         ctx = multiprocessing.get_context("forkserver")
-        # "__main__": the console script is imported once here, not again in every child.
-        ctx.set_forkserver_preload(["__main__", *_PRELOAD, *DEFAULT_PLUGINS, "pique_engine.worker.preload"])
+        ctx.set_forkserver_preload([*_preload, *([target_module] if target_module not in _preload else [])])
         _context = ctx
     return _context
 
@@ -112,7 +114,7 @@ def run_isolated(
     The child logs as this process does, with `log_fields` (e.g. the job id) on every line.
     Raises `DetectorError` when the child times out, runs out of memory, crashes or raises.
     """
-    ctx = _ctx()
+    ctx = _ctx(target.__module__)
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_child, args=(child, target, args, kwargs, limits.memory_bytes, for_child(log_fields or {})), daemon=True)
     proc.start()

@@ -10,7 +10,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from pique_engine.cli.bench import CountingFile, bench, default_judge, run_bench
+from pique_engine.cli.bench import CountingFile, bench, default_judge, progress_bar, run_bench
 from pique_engine.plugins import load_plugins
 from pique_engine.settings import Settings
 
@@ -114,3 +114,44 @@ def test_bench_command_rejects_an_unknown_detector():
     r = _cli(str(MEDIA / "square_512.png"), "--detectors", "no_such")
     assert r.exit_code == 2
     assert "no_such" in r.output
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_progress_bar_draws_on_a_terminal_and_stays_silent_when_piped():
+    terminal, pipe = _Terminal(), io.StringIO()
+    for stream in (terminal, pipe):
+        with progress_bar(4, stream) as step:
+            step(1)
+            step(3)
+    assert "benchmarking" in terminal.getvalue() and "100%" in terminal.getvalue()
+    assert pipe.getvalue() == ""
+
+
+def test_bench_command_prints_no_progress_when_stderr_is_piped():
+    r = _cli(str(MEDIA / "square_512.png"), "--repeat", "1")
+    assert r.exit_code == 0, r.output
+    assert r.stderr == ""
+
+
+def test_bench_table_names_how_memory_and_bytes_are_measured():
+    r = _cli(str(MEDIA / "square_512.png"), "--repeat", "1")
+    header = r.stdout.splitlines()[0].split()
+    assert header[-5:] == ["bytes", "read", "peak", "mem", "(tracemalloc)"]
+    assert "counted through a file object wrapped around the input" in r.stdout
+    assert "tracemalloc" in r.stdout and "C allocations inside FFmpeg/libsndfile are not included" in r.stdout
+
+
+def test_bench_report_shows_each_file_and_the_table(tmp_path):
+    out = tmp_path / "bench.html"
+    r = _cli(str(MEDIA / "square_512.png"), str(MEDIA / "contract_576x1024_30fps.mp4"), "--repeat", "1", "--report", str(out))
+    assert r.exit_code == 0, r.output
+    assert f"report written to {out}" in r.stderr
+    page = out.read_text()
+    assert page.count('<section class="file"') == 2
+    assert page.count('src="data:image/jpeg;base64,') == 2  # the image, and the video's middle frame
+    assert "<h2>Benchmark</h2>" in page and "<th>peak mem (tracemalloc)</th>" in page
+    assert "<td>png</td><td>image_dimensions</td>" in page

@@ -24,7 +24,7 @@ from ..conftest import FIXTURES
 from ..databases import database_url, pg_url  # noqa: F401 - fixtures
 from ..receiver import Receiver
 from ..stack import local_stack, stack_env, upload_signed  # noqa: F401 - fixtures
-from ..worker_harness import REELS, World, fresh_subscription, wait_until, worker_env
+from ..worker_harness import FAST_RECOVERY, REELS, World, fresh_subscription, wait_until, worker_env
 
 pytestmark = pytest.mark.integration
 
@@ -87,7 +87,7 @@ def test_a_broken_upload_ends_failed_with_an_evaluation_failed_webhook(world, tm
 
 def test_an_upload_of_another_size_than_declared_fails_saying_so(world, tmp_path):
     job = world.store.create_job(world.org.org.id, judge_id="judge_reels", content_type="video", filename="c.mp4", file_size_bytes=100)
-    upload_signed(world.stack, job.object_name, SMALL, "video/mp4")  # fake-gcs-server does not enforce the range
+    upload_signed(world.stack, job.object_name, SMALL, "video/mp4")  # signed for SMALL's real size: the worker must compare it with the declared 100
     assert world.start_worker("--max-messages", "1", log_dir=tmp_path).wait(60) == 0
     body = verified(world, world.receiver.wait_for(1)[0])
     assert body["error"] == f"the upload is {len(SMALL):,} bytes but 100 were declared; create a new job with the file's real size"
@@ -138,9 +138,9 @@ def test_two_workers_share_fifty_uploads_and_no_job_is_evaluated_twice(world, tm
 
 def test_a_worker_killed_mid_batch_loses_nothing(world, tmp_path):
     # The killed worker's messages come back when their deadline passes, usually after 10-40 s.
-    # Sometimes the emulator strands them for good (benchmarks/emulator_redelivery.py: 2 of 30
-    # trials), and the sweep is what settles those jobs: upload windows are short here.
-    env = {"PIQUE_CONCURRENCY": "1", "PIQUE_EVALUATION_TIMEOUT_SEC": "5", "PIQUE_SWEEP_AFTER_SEC": "5", "PIQUE_SWEEP_INTERVAL_SEC": "2"}
+    # Should the emulator strand some (docs/operators.md, "Local development"), the restarted
+    # worker's recovery settles those jobs; leases and sweeps are short here.
+    env = {"PIQUE_CONCURRENCY": "1", "PIQUE_EVALUATION_TIMEOUT_SEC": "5", "PIQUE_SWEEP_AFTER_SEC": "5", **FAST_RECOVERY}
     first = world.start_worker(log_dir=tmp_path, extra_env=env)
     jobs = [new_upload(world, SMALL, f"k{i}.mp4", upload_ttl=timedelta(seconds=30)) for i in range(20)]
     world.receiver.wait_for(3, timeout=60)

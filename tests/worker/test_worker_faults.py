@@ -28,7 +28,7 @@ from ..conftest import FIXTURES, ROOT
 from ..private_services import PrivatePostgres, kill, pause, resume, revive
 from ..receiver import Receiver
 from ..stack import local_stack, require_stack_tools, stack_env, upload_signed  # noqa: F401 - fixtures
-from ..worker_harness import REELS, World, fresh_subscription, wait_until, worker_env
+from ..worker_harness import FAST_RECOVERY, REELS, World, fresh_subscription, unsettled, wait_until, worker_env
 
 pytestmark = pytest.mark.integration
 
@@ -244,6 +244,36 @@ def test_a_postgresql_restart_mid_batch_loses_nothing(stack_env, private_pg, tmp
         close_world(w)
 
 
+# -- a worker killed mid-batch ----------------------------------------------------------------
+
+
+def test_after_a_sigkill_mid_batch_a_restarted_worker_settles_every_job_without_waiting_for_redelivery(world, tmp_path):
+    """The killed worker's claimed jobs are reclaimed when their lease runs out (it is no longer
+    renewed), and uploads whose notifications it took are found at start, whether or not the
+    emulator ever redelivers them. Upload windows are the default 15 minutes: the periodic
+    sweep of expired URLs plays no part."""
+    env = {"PIQUE_CONCURRENCY": "2", "PIQUE_ACK_EXTENSION_SEC": "600", **FAST_RECOVERY}  # no redelivery for 10 minutes
+    first = world.start_worker(log_dir=tmp_path, extra_env=env)
+    jobs = [upload(world, SMALL, f"k{i}.mp4") for i in range(16)]
+    world.receiver.wait_for(2, timeout=60)
+    first.kill()
+    first.wait(10)
+    left = unsettled(world.store, [j.job_id for j in jobs])
+    assert left, "the batch finished before the kill; the test proves nothing"
+    restarted = time.monotonic()
+    world.start_worker(log_dir=tmp_path, extra_env=env)
+    wait_until(lambda: not unsettled(world.store, [j.job_id for j in jobs]), 120, "every job settled after the restart")
+    took = time.monotonic() - restarted
+    # Webhooks the killed worker's dispatcher had taken wait for their send lease to run out.
+    settle(world, jobs, 120, "every webhook delivered after the restart")
+    facts = summary("sigkill mid-batch", world, jobs)
+    print(f"{len(left)} jobs unsettled at the kill, all settled {took:.1f} s after the restart")
+    assert facts.get("completed") == 16
+    assert_one_result_per_job(w=world, jobs=jobs)
+    by_sweep = [line for line in world.log_lines(1) if line.get("source") == "sweep" and line.get("outcome") == "completed"]
+    assert by_sweep, "nothing was recovered by the restarted worker itself"
+
+
 # -- a private stack for the Pub/Sub emulator and fake-gcs-server faults ----------------------
 
 
@@ -316,7 +346,8 @@ def test_fake_gcs_server_down_for_a_while_loses_nothing(private_stack, tmp_path)
         wait_until(lambda: log.read_text().count("sent event OBJECT_FINALIZE") >= 8, 30, "eight notifications sent")
         kill(private_stack, "fake-gcs-server")
         w.start_worker(log_dir=tmp_path, extra_env={"PIQUE_CONCURRENCY": "2"})
-        wait_until(lambda: outcomes(w)["storage_unavailable"] >= 2, 30, "reads failing")
+        # Each failing read retries for 20 s (READ_RETRY) before it counts: leave a wide margin.
+        wait_until(lambda: outcomes(w)["storage_unavailable"] >= 2, 120, "reads failing")
         time.sleep(10)
         revive(private_stack, "fake-gcs-server")  # same port, same objects on disk
         settle(w, jobs, 90, "every job finished after storage came back")
