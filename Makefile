@@ -26,7 +26,7 @@ test: $(STAMP)
 
 # The unit tests alone: everything not marked `integration`.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not integration" tests plugins/pique-loudness/tests
+	$(BIN)/python -m pytest -q -m "not integration" tests plugins/pique-loudness/tests plugins/pique-safety/tests
 
 fixtures: $(STAMP)
 	$(BIN)/python fixtures/generate.py
