@@ -9,10 +9,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: run test test-fast install clean fixtures bench
 
-$(STAMP): pyproject.toml plugins/pique-qc/pyproject.toml
+$(STAMP): pyproject.toml plugins/pique-qc/pyproject.toml plugins/pique-safety/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e ".[test]" -e plugins/pique-qc
+	$(BIN)/pip install --quiet -e ".[test]" -e plugins/pique-qc -e plugins/pique-safety
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -22,11 +22,11 @@ run: $(STAMP)
 
 # The whole suite, with the real services (PostgreSQL, Pub/Sub emulator, fake-gcs-server, Chromium).
 test: $(STAMP)
-	$(BIN)/python -m pytest tests plugins/pique-qc/tests
+	$(BIN)/python -m pytest tests plugins/pique-qc/tests plugins/pique-safety/tests
 
 # The unit tests alone: everything not marked `integration`.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not integration" tests plugins/pique-qc/tests
+	$(BIN)/python -m pytest -q -m "not integration" tests plugins/pique-qc/tests plugins/pique-safety/tests
 
 fixtures: $(STAMP)
 	$(BIN)/python fixtures/generate.py

@@ -27,6 +27,8 @@ def test_every_example_judge_loads(path):
     everything = load_plugins(None).detectors
     if path.name in ("loudness.json", "qc_short_video.json") and everything.get("audio_loudness") is None:
         require_service(False, f"{path.name} needs the example plugin: pip install -e plugins/pique-qc")
+    if path.name == "brand_safety.json" and everything.get("nsfw") is None:
+        require_service(False, "brand_safety.json needs pique-safety: pip install -e plugins/pique-safety")
     bound = load_judge_file(path, everything)
     assert len(bound.criteria) == len(json.loads(path.read_text())["criteria"])
 
