@@ -8,7 +8,7 @@ COPY pyproject.toml README.md ./
 COPY engine engine
 COPY detectors detectors
 RUN pip install ".[postgres]" && useradd --system --uid 10001 pique
-# Third-party detector plugins: add them here, e.g. RUN pip install pique-loudness
+# Third-party detector plugins: add them here, e.g. RUN pip install pique-qc
 USER pique
 EXPOSE 9000
 ENV PIQUE_METRICS_PORT=9000

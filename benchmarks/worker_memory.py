@@ -8,7 +8,7 @@ For each video (generated on demand by benchmarks/largemedia.py: 84 s of 1080x19
 emulator) and exits. Judges:
 
 - ``header``: video_specs only; the probe reads the moov through ranged requests.
-- ``content``: video_specs and audio_loudness (the pique-loudness plugin), which makes the worker
+- ``content``: video_specs and audio_loudness (the pique-qc plugin; pique-loudness when this was measured), which makes the worker
   stream the object to a temporary file and decode its whole audio track.
 
 Peak RSS comes from the kernel. A small launcher process (the child subreaper, prctl
