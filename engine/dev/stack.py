@@ -234,15 +234,14 @@ def start_local_stack(
         dead_letter_subscription=f"{subscription}-dead-letter",
     )
     began = time.monotonic()
-    deadline = began + timeout
     try:
         pubsub, front = _spawn_servers(stack, emulator, gcs_binary, events)
         # fake-gcs-server is up in milliseconds and only needs the topic when it first publishes;
         # an answer through the front means both are up.
-        wait_http(front, f"{stack.gcs_url}/storage/v1/b", deadline)
+        wait_http(front, f"{stack.gcs_url}/storage/v1/b", began + timeout)
         stack.startup_seconds["fake_gcs_server"] = time.monotonic() - began
         _create_bucket(stack)
-        wait_http(pubsub, f"http://{stack.pubsub_host}/", deadline)
+        wait_http(pubsub, f"http://{stack.pubsub_host}/", began + timeout)
         stack.startup_seconds["pubsub_emulator"] = time.monotonic() - began
         _create_pubsub_resources(stack, ack_deadline_seconds, max_delivery_attempts)
         stack.startup_seconds["total"] = time.monotonic() - began
