@@ -23,7 +23,7 @@ from pique_engine.store import DeliveryStatus, JobStatus, Store
 from ..conftest import FIXTURES
 from ..databases import database_url, pg_url  # noqa: F401 - fixtures
 from ..receiver import Receiver
-from ..stack import local_stack, stack_env, upload_signed  # noqa: F401 - fixtures
+from ..stack import for_object, local_stack, pull_until, stack_env, upload_signed  # noqa: F401 - fixtures
 from ..worker_harness import FAST_RECOVERY, REELS, World, fresh_subscription, wait_until, worker_env
 
 pytestmark = pytest.mark.integration
@@ -162,7 +162,11 @@ def test_the_sweep_evaluates_an_upload_whose_notification_never_arrived_and_expi
     lost = new_upload(world, SMALL, "lost.mp4", upload_ttl=timedelta(0))
     unused = world.store.create_job(world.org.org.id, judge_id="judge_reels", content_type="video", filename="never.mp4",
                                     file_size_bytes=10, upload_ttl=timedelta(0))  # fmt: skip
-    # A subscription made after the upload never sees its notification.
+    # A subscription made after the upload's notification was published never sees it. The
+    # front and fake-gcs-server publish after answering the PUT, so wait for the notification
+    # on the stack's own subscription first, or a busy machine may publish it after the
+    # fresh subscription exists.
+    pull_until(world.stack.subscription_path, for_object(lost.object_name), timeout=120)
     env = {"PIQUE_SUBSCRIPTION": fresh_subscription(world.stack), "PIQUE_SWEEP_AFTER_SEC": "1", "PIQUE_SWEEP_INTERVAL_SEC": "1"}
     world.start_worker(log_dir=tmp_path, extra_env=env)
     (got,) = world.receiver.wait_for(1, timeout=60)
