@@ -112,3 +112,24 @@ def install_entry_point(site: Path) -> Path:
         """))
     (info / "entry_points.txt").write_text(f"[pique_engine]\n{ENTRY_POINT} = tests.misbehaving_plugin\n")
     return site
+
+
+def expected_failures(detector_timeout_sec: int) -> dict[str, str]:
+    """The rationale each misbehaving criterion fails with, under a 512 MiB memory limit and a
+    per-detector time limit of `detector_timeout_sec`."""
+    abandoned = (
+        f"exceeded its time limit of {detector_timeout_sec} s and was abandoned "
+        "(PIQUE_DETECTOR_TIMEOUT_SEC, or the evaluation's own limit)"
+    )
+    memory = "exceeded the 512 MiB memory limit (PIQUE_EVALUATION_MEMORY_MB) and was stopped"
+    return {
+        "segfaults": "detector 'segfaults' (criterion 'bad_segfaults') crashed (killed by SIGSEGV)",
+        "aborts": "detector 'aborts' (criterion 'bad_aborts') crashed (killed by SIGABRT)",
+        "exits": "detector 'exits' (criterion 'bad_exits') crashed (exit status 3)",
+        "hangs": f"detector 'hangs' {abandoned}",
+        "spins": f"detector 'spins' {abandoned}",
+        "allocates": f"detector 'allocates' (criterion 'bad_allocates') {memory}",
+        "grows": f"detector 'grows' (criterion 'bad_grows') {memory}",
+        "raises": "detector 'raises' failed: KeyError: 'weights'",
+        "bad_metrics": "detector 'bad_metrics' returned metrics that cannot be sent as JSON",
+    }

@@ -121,19 +121,8 @@ def assert_one_result_per_job(w: World, jobs) -> None:
 
 # -- misbehaving plugins through the real worker --------------------------------------------
 
-ABANDONED = "exceeded its time limit of 3 s and was abandoned (PIQUE_DETECTOR_TIMEOUT_SEC, or the evaluation's own limit)"
 # Each misbehaving criterion fails alone, naming its detector and the limit; the job completes.
-EXPECTED = {
-    "segfaults": "detector 'segfaults' (criterion 'bad_segfaults') crashed (killed by SIGSEGV)",
-    "aborts": "detector 'aborts' (criterion 'bad_aborts') crashed (killed by SIGABRT)",
-    "exits": "detector 'exits' (criterion 'bad_exits') crashed (exit status 3)",
-    "hangs": f"detector 'hangs' {ABANDONED}",
-    "spins": f"detector 'spins' {ABANDONED}",
-    "allocates": "detector 'allocates' (criterion 'bad_allocates') exceeded the 512 MiB memory limit (PIQUE_EVALUATION_MEMORY_MB) and was stopped",
-    "grows": "detector 'grows' (criterion 'bad_grows') exceeded the 512 MiB memory limit (PIQUE_EVALUATION_MEMORY_MB) and was stopped",
-    "raises": "detector 'raises' failed: KeyError: 'weights'",
-    "bad_metrics": "detector 'bad_metrics' returned metrics that cannot be sent as JSON",
-}
+EXPECTED = mp.expected_failures(detector_timeout_sec=3)
 
 
 def test_misbehaving_detectors_fail_only_their_criteria_and_the_same_worker_carries_on(world, tmp_path):
