@@ -98,7 +98,11 @@ Request = Union[VideoFrames, AudioBlocks, ImagePixels, VideoFilter, AudioFilter]
 
 @dataclass(frozen=True, eq=False)
 class Frame:
-    """One picture: `image` is uint8, HxW (luma, gray) or HxWx3 (rgb); `time` in seconds."""
+    """One picture: `image` is uint8, HxW (luma, gray) or HxWx3 (rgb); `time` in seconds.
+
+    `image` is read-only (consumers that asked for the same picture share it) and may be a view
+    with padded rows; `np.ascontiguousarray(image)` where a library needs packed rows.
+    """
 
     time: float
     image: np.ndarray

@@ -297,18 +297,18 @@ def download_to_tempfile(
     generation: int,
     dir: str | None = None,
     *,
-    suffix: str = "",
     timeout: float | tuple[float, float] = READ_TIMEOUT,
     retry=READ_RETRY,
 ) -> IO[bytes]:
     """Stream one object generation into a named temporary file, positioned at 0.
 
-    The body is written in chunks as it arrives, never held whole in memory. The file is
-    deleted when closed; use it as a context manager. Choose `suffix` yourself: never derive it
-    from the uploaded name, whose extension steers FFmpeg's format guess.
+    The body is written in chunks as it arrives, never held whole in memory. The file has no
+    name (on Linux, `O_TMPFILE`; elsewhere it is unlinked at once), so nothing is left on disk
+    in any outcome, a process killed mid-download included: the space is freed when the last
+    descriptor closes. Use it as a context manager.
     """
     what = f"downloading {_where(bucket, name, generation)}"
-    tmp = tempfile.NamedTemporaryFile(prefix="pique-", suffix=suffix, dir=dir)
+    tmp = tempfile.TemporaryFile(prefix="pique-", dir=dir)
     try:
         bucket.blob(name, generation=generation).download_to_file(
             tmp, raw_download=True, checksum="auto", timeout=timeout, retry=retry

@@ -5,9 +5,11 @@ from __future__ import annotations
 import io
 import os
 import random
+import signal
 import socket
+import subprocess
+import sys
 import tracemalloc
-from pathlib import Path
 
 import pytest
 from google.auth.credentials import AnonymousCredentials
@@ -158,12 +160,28 @@ def test_download_to_tempfile_streams_the_exact_generation_to_disk(bucket, uploa
     finally:
         tracemalloc.stop()
     with tmp:
-        path = Path(tmp.name)
-        assert path.parent == tmp_path
+        assert list(tmp_path.iterdir()) == []  # no name on disk, even while open
         assert tmp.tell() == 0
         assert tmp.read() == DATA
     assert peak < SIZE / 4  # never the whole object in memory
-    assert not path.exists()  # deleted on close
+
+
+@pytest.mark.integration
+def test_a_process_killed_after_downloading_leaves_no_file(stack_env, uploaded, tmp_path):
+    # The worker's evaluation child may be SIGKILLed (memory limit, time limit) holding the
+    # download: nothing may outlive it.
+    script = (
+        "import os, signal, sys\n"
+        "from pique_engine.storage.gcs import download_to_tempfile, storage_client\n"
+        "bucket = storage_client(sys.argv[6]).bucket(sys.argv[1])\n"
+        "tmp = download_to_tempfile(bucket, sys.argv[2], int(sys.argv[3]), dir=sys.argv[4])\n"
+        "assert len(tmp.read()) == int(sys.argv[5])\n"
+        "os.kill(os.getpid(), signal.SIGKILL)\n"
+    )
+    args = [uploaded.bucket.name, uploaded.name, str(uploaded.generation), str(tmp_path), str(SIZE), stack_env.project]
+    done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, timeout=120)
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.integration
