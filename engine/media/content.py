@@ -37,10 +37,17 @@ class VideoFrames(_Request):
     gets the first decoded frame at or after each multiple of 1/fps; the pass skips decoding
     frames no request needs, so a sample may come a few frames after its mark (its `time`
     says when).
+
+    `shot_starts`: also the first frame of each new shot, when a scene-cut filter (`scdet`)
+    runs in the same pass (for example a `scene_cuts` criterion of the same judge); without
+    one, only the sampled frames. The sample marks stay where they are, and a cut frame that
+    falls on a mark comes once. Every frame is already handed over without sampling, so there
+    it changes nothing; keyframes alone cannot be combined with it (ask for `fps`).
     """
 
     fps: float | None = Field(default=None, gt=0)
     keyframes_only: bool = False
+    shot_starts: bool = False
     max_width: int | None = Field(default=None, ge=2)
     max_height: int | None = Field(default=None, ge=2)
     format: Literal["luma", "gray", "rgb"] = "luma"
@@ -49,6 +56,9 @@ class VideoFrames(_Request):
     def _one_rate(self) -> VideoFrames:
         if self.fps is not None and self.keyframes_only:
             raise ValueError("ask for either fps or keyframes_only, not both")
+        if self.shot_starts and self.keyframes_only:
+            # A keyframes-only request exists to skip decoding; shot starts need every frame decoded.
+            raise ValueError("shot_starts adds frames to fps sampling, not to keyframes_only: ask for fps with shot_starts")
         return self
 
     @property
@@ -102,11 +112,14 @@ class Frame:
 
     `image` is read-only (consumers that asked for the same picture share it) and may be a view
     with padded rows; `np.ascontiguousarray(image)` where a library needs packed rows.
+    `shot_start`: a scene-cut filter (`scdet`) in the same pass marked it as the first frame of
+    a new shot (always False when none runs).
     """
 
     time: float
     image: np.ndarray
     keyframe: bool = False
+    shot_start: bool = False
 
 
 @dataclass(frozen=True, eq=False)

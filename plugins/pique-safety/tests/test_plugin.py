@@ -24,7 +24,8 @@ def test_the_entry_point_registers_the_three_detectors():
 
 
 def test_params_defaults_are_the_documented_ones():
-    assert nsfw.NsfwParams().model_dump() == {"threshold": 0.8, "sample_fps": 1.0, "min_flagged_frames": 2, "window_sec": 3.0}
+    assert nsfw.NsfwParams().model_dump() == {"threshold": 0.8, "sample_fps": 1.0, "min_flagged_frames": 2, "window_sec": 3.0,
+                                          "per_shot": True}
     text = onscreen_text.OnscreenTextParams()
     assert (text.sample_fps, text.forbidden_words, text.required_words, text.max_text_area_ratio) == (0.5, [], [], None)
     s = speech.SpeechParams()
