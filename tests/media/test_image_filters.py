@@ -97,12 +97,21 @@ def test_blurdetect_on_an_image_reads_what_the_ffmpeg_command_reads(media_dir, k
 
 def test_jpeg_and_lossy_webp_are_filtered_as_the_yuv_ffmpeg_decodes_them_to(media_dir):
     picture = synth.detailed_image(32, 32)
-    saved = {"jpg": {}, "png": {}, "webp": {}, "ll.webp": {"lossless": True}, "anim.webp": {"save_all": True,
-             "append_images": [picture.rotate(90)]}}
+    translucent = picture.copy()
+    translucent.putalpha(128)
+    saved = {
+        "jpg": (picture, {}),
+        "png": (picture, {}),
+        "webp": (picture, {}),
+        "alpha.webp": (translucent, {}),  # VP8X, then ALPH, then the VP8 picture
+        "ll.webp": (picture, {"lossless": True}),
+        "anim.webp": (picture, {"save_all": True, "append_images": [picture.rotate(90)]}),
+    }
     ranges = {}
-    for suffix, options in saved.items():
+    for suffix, (image, options) in saved.items():
         path = media_dir / f"p.{suffix}"
-        picture.save(path, format=suffix.rpartition(".")[2].replace("jpg", "jpeg"), **options)
+        image.save(path, format=suffix.rpartition(".")[2].replace("jpg", "jpeg"), **options)
         with open(path, "rb") as f:
             ranges[suffix] = stored_yuv(f, sniff(f.read(64)))
-    assert ranges == {"jpg": "full", "png": None, "webp": "limited", "ll.webp": None, "anim.webp": "limited"}
+    assert ranges == {"jpg": "full", "png": None, "webp": "limited", "alpha.webp": "limited", "ll.webp": None,
+                      "anim.webp": "limited"}
