@@ -1,7 +1,7 @@
 """Making small media files: fixtures, tests and benchmarks generate what they need.
 
 Everything is synthesised (tones, gradients, moving bars, black, frozen and silent stretches,
-text drawn on frames) with PyAV, numpy, Pillow and soundfile, so nothing is ever downloaded
+text drawn on frames, detailed pictures to blur) with PyAV, numpy, Pillow and soundfile, so nothing is ever downloaded
 and plugin tests need no ffmpeg binary.
 
 A video's picture is a function `(index, seconds) -> luma plane` (uint8, limited range: black
@@ -25,6 +25,7 @@ __all__ = [
     "WHITE_LUMA",
     "Picture",
     "black_stretch",
+    "detailed_image",
     "draw_text",
     "frozen_stretch",
     "moving_bars",
@@ -116,6 +117,23 @@ def draw_text(plane: np.ndarray, text: str, *, size: int = 48, xy: tuple[int, in
     fill = luma if image.mode == "L" else (luma, luma, luma)
     ImageDraw.Draw(image).text(xy, text, fill=fill, font=_font(size))
     return np.asarray(image).copy()
+
+
+def detailed_image(width: int, height: int, *, blur: float = 0.0, seed: int = 0):
+    """A Pillow RGB picture full of hard edges (colour blocks, outlines, text), Gaussian-blurred by `blur` px."""
+    from PIL import Image, ImageDraw, ImageFilter
+
+    rng = np.random.default_rng(seed)
+    blocks = rng.integers(40, 216, (max(1, height // 8), max(1, width // 8), 3), dtype=np.uint8)
+    image = Image.fromarray(blocks).resize((width, height), Image.Resampling.NEAREST)
+    draw = ImageDraw.Draw(image)
+    for _ in range(24):
+        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        draw.rectangle([x, y, x + int(rng.integers(6, 60)), y + int(rng.integers(6, 40))], outline=colour, width=2)
+    for line, top in enumerate(range(4, height - 14, 28)):
+        draw.text((8, top), "Sharp edges 0123 ABC xyz", fill=(0, 0, 0) if line % 2 else (255, 255, 255), font=_font(14))
+    return image.filter(ImageFilter.GaussianBlur(blur)) if blur > 0 else image
 
 
 def _font(size: int):

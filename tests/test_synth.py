@@ -95,3 +95,15 @@ def test_codec_options_set_the_keyframe_interval(media_dir):
     with av.open(str(path)) as c:
         keys = [float(p.pts * p.time_base) for p in c.demux(video=0) if p.is_keyframe]
     assert keys == [0.0, 1.0, 2.0]
+
+
+def test_detailed_image_is_the_same_each_time_and_blurring_it_softens_its_edges():
+    sharp, again, soft = synth.detailed_image(96, 64), synth.detailed_image(96, 64), synth.detailed_image(96, 64, blur=3)
+
+    def edge_energy(image) -> float:
+        luma = np.asarray(image.convert("L"), np.float64)
+        return float(np.abs(np.diff(luma, axis=1)).mean() + np.abs(np.diff(luma, axis=0)).mean())
+
+    assert sharp.size == (96, 64) and sharp.mode == "RGB"
+    assert np.array_equal(np.asarray(sharp), np.asarray(again))
+    assert edge_energy(soft) < 0.5 * edge_energy(sharp)

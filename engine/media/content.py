@@ -9,6 +9,7 @@ of *items*:
     AudioBlocks             AudioBlock: float32 samples (frames, channels) and their start time
     ImagePixels             Frame: an image's pixels, EXIF orientation applied (time 0)
     VideoFilter/AudioFilter FilterEvent: the `lavfi.*` metadata an FFmpeg filter attached
+                            (a VideoFilter runs on images too, once, upright)
 
 Times are seconds from the start of presentation. Pictures are upright (the display rotation
 of a phone video is applied) and never larger than the bounds asked for.
@@ -90,8 +91,11 @@ class ImagePixels(_Request):
 class VideoFilter(_Request):
     """An FFmpeg video filter chain run on every decoded frame, e.g. `blackdetect=d=0.1:pix_th=0.1`.
 
-    Frames reach the chain as decoded (stored orientation, full size); the consumer gets one
-    `FilterEvent` per filtered frame that carries metadata.
+    A video's frames reach the chain as decoded (stored orientation, full size). A still image
+    reaches it once, at time 0: upright (EXIF orientation applied), full size, the first frame
+    of an animation, in the pixel format FFmpeg decodes the image to (JPEG as full-range YCbCr,
+    lossy WebP as YUV, the others as RGB or grey), so the chain reads what `ffmpeg -i image
+    -vf chain` reads. The consumer gets one `FilterEvent` per filtered frame that carries metadata.
     """
 
     chain: str = Field(min_length=1, max_length=2000)

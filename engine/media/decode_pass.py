@@ -30,6 +30,7 @@ from ..errors import MediaLimitError, ProbeError
 from .audio_blocks import AudioDecoder
 from .consumers import Consumer, Subscriber
 from .content import AudioBlocks, AudioFilter, Frame, ImagePixels, Request, VideoFilter, VideoFrames
+from .image_filters import filter_image, stored_yuv
 from .info import MediaInfo
 from .limits import ProbeLimits
 from .probe import probe_file
@@ -176,11 +177,21 @@ class _Reporter:
 
 
 def _image(f: IO[bytes], fmt: Format, subs: list[Subscriber]) -> None:
+    pixels = [s for s in subs if isinstance(s.request, ImagePixels)]
+    chains = [s for s in subs if isinstance(s.request, VideoFilter)]
+    if not pixels and not chains:
+        return
+    upright = _upright(f, fmt)
+    for sub in pixels:
+        sub.send(Frame(time=0.0, image=_pixels(upright, sub.request), keyframe=True))
+    if chains:
+        filter_image(upright, stored_yuv(f, fmt), chains)
+
+
+def _upright(f: IO[bytes], fmt: Format):
+    """The decoded image (its first frame) with its EXIF orientation applied."""
     from PIL import Image, ImageOps
 
-    wanted = [s for s in subs if isinstance(s.request, ImagePixels)]
-    if not wanted:
-        return
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # the probe enforced the pixel limit
@@ -189,10 +200,14 @@ def _image(f: IO[bytes], fmt: Format, subs: list[Subscriber]) -> None:
                 upright.load()
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise ProbeError(f"the {fmt.container} image cannot be decoded: {exc}") from None
-    for sub in wanted:
-        request: ImagePixels = sub.request
-        image = upright.convert("L" if request.format == "gray" else "RGB")
-        size = bounded(image.width, image.height, request.max_width, request.max_height)
-        if size != image.size:
-            image = image.resize(size, Image.Resampling.BILINEAR)
-        sub.send(Frame(time=0.0, image=np.asarray(image), keyframe=True))
+    return upright
+
+
+def _pixels(upright, request: ImagePixels) -> np.ndarray:
+    from PIL import Image
+
+    image = upright.convert("L" if request.format == "gray" else "RGB")
+    size = bounded(image.width, image.height, request.max_width, request.max_height)
+    if size != image.size:
+        image = image.resize(size, Image.Resampling.BILINEAR)
+    return np.asarray(image)

@@ -2,8 +2,8 @@
 
 A detector that wants to agree with FFmpeg exactly asks for a chain such as
 `blackdetect=d=0.1:pix_th=0.1` or `silencedetect=n=-60dB:d=0.5`; the pass pushes each decoded
-frame through an `av.filter.Graph` built from it and hands the consumer the `lavfi.*`
-metadata the filters attach. libavfilter inserts the pixel-format and sample-format
+frame (or a still image's upright picture, once: see `image_filters`) through an
+`av.filter.Graph` built from it and hands the consumer the `lavfi.*` metadata the filters attach. libavfilter inserts the pixel-format and sample-format
 conversions a filter needs between the links by itself.
 
 Only filters that analyse or convert frames are allowed: source filters such as `movie`, or
@@ -66,9 +66,13 @@ def parse_chain(chain: str, allowed: frozenset[str]) -> list[tuple[str, str | No
 
 
 class FilterRunner:
-    """One chain on one stream: push decoded frames in, collect `FilterEvent`s out."""
+    """One chain on one stream, or on one still picture: push frames in, collect `FilterEvent`s out.
 
-    def __init__(self, chain: str, stream, *, audio: bool, origin: float = 0.0) -> None:
+    The chain's input takes its shape from `stream`, the decoded stream the frames come from,
+    or, for a still image, from `picture`, the one `av.VideoFrame` it will be pushed.
+    """
+
+    def __init__(self, chain: str, stream=None, *, audio: bool = False, origin: float = 0.0, picture=None) -> None:
         import av.filter
 
         self.chain = chain
@@ -76,7 +80,7 @@ class FilterRunner:
         self.graph = av.filter.Graph()
         filters = parse_chain(chain, AUDIO_FILTERS if audio else VIDEO_FILTERS)
         try:
-            nodes = [self.graph.add_abuffer(template=stream) if audio else self.graph.add_buffer(template=stream)]
+            nodes = [self._source(stream, audio, picture)]
             nodes += [self.graph.add(name, args) for name, args in filters]
             nodes.append(self.graph.add("abuffersink" if audio else "buffersink"))
             for a, b in zip(nodes, nodes[1:]):
@@ -84,6 +88,12 @@ class FilterRunner:
             self.graph.configure()
         except (av.FFmpegError, ValueError) as exc:
             raise FilterChainError(f"FFmpeg refused the filter chain {chain!r}: {exc}") from None
+
+    def _source(self, stream, audio: bool, picture):
+        if picture is not None:
+            return self.graph.add_buffer(width=picture.width, height=picture.height, format=picture.format.name,
+                                         time_base=picture.time_base)
+        return self.graph.add_abuffer(template=stream) if audio else self.graph.add_buffer(template=stream)
 
     def push(self, frame) -> list[FilterEvent]:
         """Filter one decoded frame (None at the end of the stream) and return the events it released."""

@@ -1,4 +1,4 @@
-"""A WebP's size, orientation, frame count and mode from its RIFF chunk headers.
+"""A WebP's size, orientation, frame count, mode and codec from its RIFF chunk headers.
 
 Pillow hands the whole file to libwebp to learn even the size. The chunks each carry their
 length, so this walk seeks from header to header and reads a few bytes of each. The mode is
@@ -72,6 +72,22 @@ def _walk_chunks(f: IO[bytes], pos: int, size: int, animated: bool, max_frames: 
             alpha = bool(int.from_bytes(header[9:13], "little") >> 28 & 1)  # libwebp lets VP8L decide
         pos += 8 + _even(length)
     raise too_many_frames("webp", max_frames)
+
+
+def webp_is_lossy(f: IO[bytes]) -> bool:
+    """Whether a WebP's first picture is lossy VP8 (decoded to YUV) rather than lossless VP8L (RGB)."""
+    pos = 12
+    for _ in range(_OTHER_CHUNKS):
+        f.seek(pos)
+        header = f.read(8)
+        if len(header) < 8:
+            return False
+        kind = header[:4]
+        if kind in (b"VP8 ", b"VP8L"):
+            return kind == b"VP8 "
+        # An animation frame's picture chunks follow its 16 bytes of placement and timing.
+        pos += 8 + (16 if kind == b"ANMF" else _even(int.from_bytes(header[4:8], "little")))
+    return False
 
 
 def _damaged(why: str) -> ProbeError:

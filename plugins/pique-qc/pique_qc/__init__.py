@@ -25,7 +25,7 @@ DETECTORS = [
     (loudness, loudness.LoudnessParams, {"audio", "video"}, "Integrated loudness (BS.1770-4 LUFS), range, true and sample peak, clipping, silence."),
     (letterbox, letterbox.LetterboxParams, {"video", "image"}, "Black bars (FFmpeg cropdetect's algorithm): active area and bar share."),
     (scenes, scenes.SceneParams, {"video"}, "Scene cuts (FFmpeg scdet): cut times, cuts per minute, shot lengths."),
-    (sharpness, sharpness.SharpnessParams, {"video"}, "Sharpness from FFmpeg blurdetect: median, 10th percentile, blurry stretches."),
+    (sharpness, sharpness.SharpnessParams, {"video", "image"}, "Sharpness from FFmpeg blurdetect: median, 10th percentile, blurry stretches."),
     (flashes, flashes.FlashParams, {"video"}, "Photosensitive flashing against the WCAG 2.3.1 general flash threshold."),
 ]
 
