@@ -1,9 +1,10 @@
 """The cost of content detectors in a real evaluation against a bare PyAV decode of the same clip.
 
-Run by hand: ``python benchmarks/content_detectors.py [--runs 3]``. It uses the 60 s 1080p30
-H.264 + AAC clip (keyframe every 30 frames) that `decode_pass.py` encodes with
-`pique_engine.synth` into the git-ignored `fixtures/large/` on first use, then times, in
-rotation so machine noise spreads over all of them:
+Run by hand: ``python benchmarks/content_detectors.py [--runs 3] [--clips plain,grain]``. It
+uses the 60 s 1080p30 H.264 + AAC clips (keyframe every 30 frames) that `decode_pass.py`
+encodes with `pique_engine.synth` into the git-ignored `fixtures/large/` on first use: "plain"
+(~1.3 Mb/s, frames that decode in ~3 ms) and "grain" (fresh noise on every frame, a phone
+camera's bit rate), then times on each, in rotation so machine noise spreads over all of them:
 
 - bare: PyAV decodes every video frame (frame threads on, as the pass sets them) and does
   nothing with it; "bare+audio" also decodes the AAC track;
@@ -48,9 +49,10 @@ def _black(media, params):
 def _freeze(media, params):
     previous, still = None, 0
     for f in media.stream("luma"):
-        if previous is not None and np.abs(f.image.astype(np.int16) - previous).mean() < 0.5:
+        current = f.image.astype(np.int16)
+        if previous is not None and np.abs(current - previous).mean() < 0.5:
             still += 1
-        previous = f.image.astype(np.int16)
+        previous = current
     return Checks().result(name="freeze", metrics={"still_frames": still}, summary="ok")
 
 
@@ -131,37 +133,44 @@ def plot(rows: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 3.5))
-    names = [r["case"] for r in rows]
-    ax.barh(names, [r["median_cpu_s"] for r in rows], color=["#999", "#999", "#4a7", "#4a7"])
-    ax.axvline(rows[0]["median_cpu_s"] * 1.25, color="#c33", linestyle="--", label="1.25 x bare (target)")
-    ax.set_xlabel("median CPU seconds, 60 s 1080p30 H.264 + AAC")
+    fig, ax = plt.subplots(figsize=(7, 1 + 0.5 * len(rows)))
+    names = [f"{r['clip']}: {r['case']}" for r in rows]
+    ax.barh(names, [r["x_bare"] for r in rows], color=["#999" if r["case"].startswith("bare") else "#4a7" for r in rows])
+    ax.axvline(1.25, color="#c33", linestyle="--", label="1.25 x bare (target)")
+    ax.set_xlabel("CPU time / bare decode (medians), 60 s 1080p30 H.264 + AAC")
     ax.invert_yaxis()
     ax.legend(loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
 
 
+CLIPS = {"plain": False, "grain": True}  # ~1.3 Mb/s, and a phone camera's bit rate (decode_pass.clip)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--clips", default="plain,grain", help="which clips: plain, grain")
     args = parser.parse_args()
-    path = clip(30)
-    print(f"{path.name}: {args.runs} runs of {len(CASES)} cases", flush=True)
-    result = measure(path, args.runs)
-    base, base_audio = result["bare"]["median_cpu_s"], result["bare+audio"]["median_cpu_s"]
-    rows = [{
-        "case": name,
-        "median_s": round(result[name]["median_s"], 2),
-        "median_cpu_s": round(result[name]["median_cpu_s"], 2),
-        "x_bare": round(result[name]["median_cpu_s"] / base, 2),
-        "x_bare_audio": round(result[name]["median_cpu_s"] / base_audio, 2),
-    } for name in CASES]
-    columns = ["case", "median_s", "median_cpu_s", "x_bare", "x_bare_audio"]
+    rows, results = [], {}
+    for label in args.clips.split(","):
+        path = clip(30, grain=CLIPS[label])
+        print(f"{path.name} ({path.stat().st_size * 8 / 60 / 1e6:.1f} Mb/s): {args.runs} runs of {len(CASES)} cases", flush=True)
+        result = results[label] = measure(path, args.runs)
+        base, base_audio = result["bare"]["median_cpu_s"], result["bare+audio"]["median_cpu_s"]
+        rows += [{
+            "clip": f"{label} ({path.stat().st_size * 8 / 60 / 1e6:.1f} Mb/s)",
+            "case": name,
+            "median_s": round(result[name]["median_s"], 2),
+            "median_cpu_s": round(result[name]["median_cpu_s"], 2),
+            "x_bare": round(result[name]["median_cpu_s"] / base, 2),
+            "x_bare_audio": round(result[name]["median_cpu_s"] / base_audio, 2),
+        } for name in CASES]
+    columns = ["clip", "case", "median_s", "median_cpu_s", "x_bare", "x_bare_audio"]
     print(table(rows, columns))
     print()
-    print(markdown(rows, columns, ["case", "wall s", "CPU s", "x bare (CPU)", "x bare+audio (CPU)"]))
-    for written in write_results("content_detectors", {"machine": machine(), "runs": args.runs, "results": result}, rows):
+    print(markdown(rows, columns, ["clip", "case", "wall s", "CPU s", "x bare (CPU)", "x bare+audio (CPU)"]))
+    for written in write_results("content_detectors", {"machine": machine(), "runs": args.runs, "results": results}, rows):
         print(f"wrote {written.relative_to(ROOT)}")
     plot(rows, RESULTS / "content_detectors.png")
     print(f"wrote {(RESULTS / 'content_detectors.png').relative_to(ROOT)}")

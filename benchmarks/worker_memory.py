@@ -1,6 +1,6 @@
 """Peak memory of a worker evaluating a 1 GB video against a 10 MB one, through the real worker.
 
-    python benchmarks/worker_memory.py [--judges header,content]
+    python benchmarks/worker_memory.py [--judges header,content,frames]
 
 For each video (generated on demand by benchmarks/largemedia.py: 84 s of 1080x1920 H.264 at
 100 Mb/s, ~1.05 GB; 2 s at 40 Mb/s, ~9.5 MB) and each judge, one `pique-engine worker
@@ -10,6 +10,8 @@ emulator) and exits. Judges:
 - ``header``: video_specs only; the probe reads the moov through ranged requests.
 - ``content``: video_specs and audio_loudness (the pique-qc plugin; pique-loudness when this was measured), which makes the worker
   stream the object to a temporary file and decode its whole audio track.
+- ``frames``: video_specs and six pique-qc detectors fed from one decode pass (black, frozen,
+  letterbox, scene cuts and flashes read every video frame; loudness every audio sample).
 
 Peak RSS comes from the kernel. A small launcher process (the child subreaper, prctl
 PR_SET_CHILD_SUBREAPER) starts each worker, so the worker, its forkserver and every sandbox child
@@ -42,6 +44,15 @@ JUDGES = {
     "header": {"judge_id": "judge_header", "criteria": [{"criterion_id": "specs", "detector": "video_specs", "params": {}}]},
     "content": {"judge_id": "judge_content", "criteria": [
         {"criterion_id": "specs", "detector": "video_specs", "params": {}},
+        {"criterion_id": "loudness", "detector": "audio_loudness", "params": {}},
+    ]},
+    "frames": {"judge_id": "judge_frames", "criteria": [
+        {"criterion_id": "specs", "detector": "video_specs", "params": {}},
+        {"criterion_id": "black", "detector": "black_frames", "params": {}},
+        {"criterion_id": "frozen", "detector": "frozen_frames", "params": {}},
+        {"criterion_id": "bars", "detector": "letterbox", "params": {}},
+        {"criterion_id": "cuts", "detector": "scene_cuts", "params": {}},
+        {"criterion_id": "flashes", "detector": "flashes", "params": {}},
         {"criterion_id": "loudness", "detector": "audio_loudness", "params": {}},
     ]},
 }
@@ -152,7 +163,7 @@ def _cmdline(pid: int) -> bytes:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--judges", default="header,content", help="which judges: header, content")
+    parser.add_argument("--judges", default="header,content,frames", help="which judges: header, content, frames")
     args = parser.parse_args()
     judges = [j.strip() for j in args.judges.split(",") if j.strip()]
     launcher = Launcher()  # first, while this process is small
@@ -184,8 +195,10 @@ def main() -> None:
                     t0 = time.monotonic()
                     bucket.blob(job.object_name).upload_from_filename(str(path), content_type="video/mp4", timeout=600)
                     upload_s = time.monotonic() - t0
+                    # Wide limits: the 1 GB video must be measured whole, not abandoned midway.
                     env = stackrun.worker_env(stack, database_url, subscription,
-                                              PIQUE_LOAD_PLUGINS="loudness" if judge == "content" else "")
+                                              PIQUE_LOAD_PLUGINS="" if judge == "header" else "qc",
+                                              PIQUE_DETECTOR_TIMEOUT_SEC="3600", PIQUE_EVALUATION_TIMEOUT_SEC="3600")
                     print(f"{label} video, {judge} judge: uploaded in {upload_s:.1f} s, evaluating ...", flush=True)
                     t0 = time.monotonic()
                     code, worker_hwm, child_hwm, tree = run_worker(launcher, env, workdir / f"worker-{label}-{judge}.log".replace(" ", ""))
