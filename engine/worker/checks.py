@@ -12,10 +12,9 @@ import threading
 import time
 from collections.abc import Callable
 
-from sqlalchemy.engine import make_url
-
 from ..settings import Settings
-from ..store import Store, current_revision, head_revision
+from ..errors import StoreError
+from ..store import Store
 from .subscriber import subscription_problem
 
 log = logging.getLogger(__name__)
@@ -31,15 +30,10 @@ def bucket_problem(settings: Settings) -> str | None:
 
 def database_problem(store: Store) -> str | None:
     """None when the database answers and its schema is at this version's head."""
-    where = make_url(store.engine.url).render_as_string(hide_password=True)
     try:
-        revision = current_revision(store.engine)
-    except Exception as exc:  # the driver's errors differ by backend; all mean "not reachable"
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        return f"cannot reach the database at {where}: {reason}; start it or set PIQUE_DATABASE_URL"
-    if revision != head_revision():
-        return (f"the database at {where} is at schema revision {revision or 'none'}, not {head_revision()}; "
-                "run any pique-engine command against it once to migrate it")  # fmt: skip
+        store.check()
+    except StoreError as exc:
+        return str(exc)
     return None
 
 

@@ -38,8 +38,9 @@ def test_a_missing_subscription_stops_the_worker_with_one_line_saying_how_to_cre
 def test_an_unreachable_database_stops_the_worker_with_one_line_naming_it(stack_env):
     code, lines, took = start(worker_env(stack_env, UNREACHABLE_PG, fresh_subscription(stack_env)))
     assert code == 1 and len(lines) == 1, lines
-    assert lines[0].startswith("error: cannot reach the database at postgresql+psycopg://pique@127.0.0.1:1/pique: ")
-    assert lines[0].endswith("; start it or set PIQUE_DATABASE_URL")
+    # The same line the API prints for the same fault.
+    assert lines[0].startswith("error: cannot reach the database postgresql+psycopg://pique@127.0.0.1:1/pique (")
+    assert lines[0].endswith("): start it, or set PIQUE_DATABASE_URL to a reachable database")
     print(f"\nunreachable database: exited in {took:.1f} s")
 
 
