@@ -3,8 +3,8 @@
 Run by hand: ``python benchmarks/content_detectors.py [--runs 3] [--clips plain,grain]``. It
 uses the 60 s 1080p30 H.264 + AAC clips (keyframe every 30 frames) that `decode_pass.py`
 encodes with `pique_engine.synth` into the git-ignored `fixtures/large/` on first use: "plain"
-(~1.3 Mb/s, frames that decode in ~3 ms) and "grain" (fresh noise on every frame, a phone
-camera's bit rate), then times on each, in rotation so machine noise spreads over all of them:
+(~1.3 Mb/s, frames that decode in ~3 ms) and "grain" (fresh noise on every frame, ~7 Mb/s,
+an upload's bit rate), then times on each, in rotation so machine noise spreads over all of them:
 
 - bare: PyAV decodes every video frame (frame threads on, as the pass sets them) and does
   nothing with it; "bare+audio" also decodes the AAC track;
@@ -144,7 +144,7 @@ def plot(rows: list[dict], path: Path) -> None:
     fig.savefig(path, dpi=110)
 
 
-CLIPS = {"plain": False, "grain": True}  # ~1.3 Mb/s, and a phone camera's bit rate (decode_pass.clip)
+CLIPS = {"plain": False, "grain": True}  # ~1.3 and ~7 Mb/s (decode_pass.clip)
 
 
 def main() -> None:

@@ -46,8 +46,9 @@ WIDTH, HEIGHT, FPS, SECONDS = 1920, 1080, 30, 60
 def clip(gop: int, grain: bool = False) -> Path:
     """The benchmark clip with a keyframe every `gop` frames.
 
-    With `grain`, fresh sensor-like noise on every frame makes x264 spend a phone camera's bit
-    rate (~10-20 Mb/s) where the plain clip needs ~1.3 Mb/s: its frames cost more to decode.
+    With `grain`, fresh sensor-like noise on every frame makes x264 spend ~7 Mb/s (an upload's
+    bit rate: YouTube asks for 8 Mb/s at 1080p30) where the plain clip needs ~1.3 Mb/s, so its
+    frames cost more to decode.
     """
     path = LARGE / f"decode_pass_1080p30_60s_g{gop}{'_grain' if grain else ''}.mp4"
     if path.exists():
