@@ -47,9 +47,9 @@ class KWeighting:
         self._sos = k_weighting_sos(rate)
         self.rate = rate
         self._frames = 0  # pts of the next block, in samples
-        # One mono graph per channel, made on the first block: biquad leaves untouched any channel
-        # its layout cannot name, which is every channel of the unnamed layouts FFmpeg gives
-        # unusual channel counts.
+        # One mono graph per channel, made on the first block, so any channel count works: one
+        # multichannel graph would need an FFmpeg layout for the count, and biquad passes through
+        # unfiltered every channel its layout does not name.
         self._channels: list[_ChannelFilter] = []
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
