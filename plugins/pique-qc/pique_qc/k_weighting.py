@@ -54,11 +54,17 @@ class KWeighting:
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         """The filtered block, continuing from where the previous block left the filter."""
+        x = np.ascontiguousarray(x, dtype=np.float64)  # each row becomes one frame's plane as it is
         if not self._channels:
             self._channels = [_ChannelFilter(self._sos, self.rate) for _ in range(len(x))]
-        y = np.stack([channel.filter(row, self._frames) for channel, row in zip(self._channels, x, strict=True)])
+        y = np.empty_like(x)
+        for channel, row, out in zip(self._channels, x, y, strict=True):
+            channel.filter(row, self._frames, out)
         self._frames += x.shape[1]
         return y
+
+
+_SOS_OPTIONS = ("b0", "b1", "b2", "a0", "a1", "a2")  # biquad's names for one SOS row, in order
 
 
 class _ChannelFilter:
@@ -75,7 +81,7 @@ class _ChannelFilter:
         last = self._source
         for section in sos.tolist():
             # repr round-trips a double exactly through FFmpeg's strtod.
-            coefficients = ":".join(f"{name}={value!r}" for name, value in zip(("b0", "b1", "b2", "a0", "a1", "a2"), section))
+            coefficients = ":".join(f"{name}={value!r}" for name, value in zip(_SOS_OPTIONS, section))
             biquad = self._graph.add("biquad", f"{coefficients}:precision=f64")
             last.link_to(biquad)
             last = biquad
@@ -89,13 +95,19 @@ class _ChannelFilter:
                 "reinstall PyAV (the `av` package), whose bundled FFmpeg includes it"
             ) from None
 
-    def filter(self, samples: np.ndarray, pts: int) -> np.ndarray:
-        frame = self._frame_from(np.ascontiguousarray(samples[None, :], dtype=np.float64), format="dblp", layout="mono")
+    def filter(self, samples: np.ndarray, pts: int, out: np.ndarray) -> None:
+        """Filter `samples` (float64) into `out`, of the same length."""
+        if not len(samples):
+            return  # FFmpeg refuses an empty frame
+        frame = self._frame_from(samples[None, :], format="dblp", layout="mono")
         frame.sample_rate, frame.pts, frame.time_base = self.rate, pts, self.time_base
         self._source.push(frame)
-        out = []
+        done = 0
         while True:
             try:
-                out.append(self._sink.pull().to_ndarray()[0])
+                filtered = self._sink.pull()
             except (BlockingIOError, EOFError):  # all of this block is out
-                return np.concatenate(out)
+                return
+            n = filtered.samples
+            out[done : done + n] = np.frombuffer(filtered.planes[0], np.float64, n)
+            done += n

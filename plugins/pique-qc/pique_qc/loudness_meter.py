@@ -31,8 +31,9 @@ CLIP_LEVEL = 32767 / 32768
 # Nyquist filter: its phase 0 is the samples themselves (times 1.0006; the sample peak covers
 # those), so only phases 1-3 are computed, each as a 20-tap FIR: (frames, 20) sliding windows
 # times a (20, 3) matrix, in float32 BLAS.
-_TRUE_PEAK_FIR = np.sinc(np.arange(-10 * _OVERSAMPLE, 10 * _OVERSAMPLE + 1) / _OVERSAMPLE) * np.kaiser(20 * _OVERSAMPLE + 1, 5.0)
-_TRUE_PEAK_FIR = _TRUE_PEAK_FIR / _TRUE_PEAK_FIR.sum() * _OVERSAMPLE
+_TRUE_PEAK_SINC = (np.sinc(np.arange(-10 * _OVERSAMPLE, 10 * _OVERSAMPLE + 1) / _OVERSAMPLE)
+                   * np.kaiser(20 * _OVERSAMPLE + 1, 5.0))
+_TRUE_PEAK_FIR = _TRUE_PEAK_SINC / _TRUE_PEAK_SINC.sum() * _OVERSAMPLE
 _TRUE_PEAK_TAPS = len(_TRUE_PEAK_FIR) // _OVERSAMPLE
 _TRUE_PEAK_PHASES = np.stack([_TRUE_PEAK_FIR[p::_OVERSAMPLE][:_TRUE_PEAK_TAPS][::-1] for p in range(1, _OVERSAMPLE)],
                              axis=1).astype(np.float32)
