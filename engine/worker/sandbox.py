@@ -34,8 +34,9 @@ class Limits:
 
     `memory_bytes` is the address space the call may add to what the child starts with
     (RLIMIT_AS = start + memory_bytes): the child inherits every library the forkserver
-    preloaded (~0.6 GB of mappings with scipy-based plugins), which no call should be charged
-    for, and which would otherwise make a small limit fail before the call even starts.
+    preloaded (~0.33 GB of mappings with the pique-qc and pique-safety packs, more with plugins
+    that import large libraries such as scipy at load), which no call should be charged for, and
+    which would otherwise make a small limit fail before the call even starts.
     """
 
     timeout_sec: float = 300.0

@@ -14,9 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import signal
 
 from pique_engine import DetectorError
+
+from .k_weighting import KWeighting
 
 _ABSOLUTE_GATE_LUFS = -70.0
 _RELATIVE_GATE_LU = -10.0  # integrated loudness (BS.1770-4)
@@ -25,10 +26,14 @@ _OFFSET_DB = -0.691  # cancels the K-filter's gain at 997 Hz
 _OVERSAMPLE = 4
 # Full scale of 16-bit audio: a sample at or past it has been clipped (or sits exactly at the rail).
 CLIP_LEVEL = 32767 / 32768
-# The low-pass resample_poly(x, 4, 1) uses. It is a Nyquist filter: its phase 0 is the samples
-# themselves (times 1.0006; the sample peak covers those), so only phases 1-3 are computed,
-# each as a 20-tap FIR: (frames, 20) sliding windows times a (20, 3) matrix, in float32 BLAS.
-_TRUE_PEAK_FIR = signal.firwin(2 * 10 * _OVERSAMPLE + 1, 1.0 / _OVERSAMPLE, window=("kaiser", 5.0)) * _OVERSAMPLE
+# The low-pass resample_poly(x, 4, 1) uses, scipy's firwin(81, 1/4, window=("kaiser", 5.0)) times 4:
+# a windowed sinc scaled to unit gain at DC, then by the 4 the zero-stuffing takes away. It is a
+# Nyquist filter: its phase 0 is the samples themselves (times 1.0006; the sample peak covers
+# those), so only phases 1-3 are computed, each as a 20-tap FIR: (frames, 20) sliding windows
+# times a (20, 3) matrix, in float32 BLAS.
+_TRUE_PEAK_SINC = (np.sinc(np.arange(-10 * _OVERSAMPLE, 10 * _OVERSAMPLE + 1) / _OVERSAMPLE)
+                   * np.kaiser(20 * _OVERSAMPLE + 1, 5.0))
+_TRUE_PEAK_FIR = _TRUE_PEAK_SINC / _TRUE_PEAK_SINC.sum() * _OVERSAMPLE
 _TRUE_PEAK_TAPS = len(_TRUE_PEAK_FIR) // _OVERSAMPLE
 _TRUE_PEAK_PHASES = np.stack([_TRUE_PEAK_FIR[p::_OVERSAMPLE][:_TRUE_PEAK_TAPS][::-1] for p in range(1, _OVERSAMPLE)],
                              axis=1).astype(np.float32)
@@ -53,29 +58,6 @@ class Loudness:
     clipped_samples: int
 
 
-def k_weighting_sos(rate: int) -> np.ndarray:
-    """The BS.1770-4 K-weighting filter (head shelf, then RLB high pass) for `rate`, as SOS.
-
-    Coefficients are derived from the analogue prototypes behind the standard's 48 kHz table
-    (as libebur128 does), so they reproduce that table at 48 kHz and the same response at
-    any other rate.
-    """
-    if rate <= 2 * 1682:
-        raise DetectorError(f"a sample rate of {rate} Hz is too low for K-weighting (it needs more than 3364 Hz)")
-    f0, gain_db, q = 1681.974450955533, 3.999843853973347, 0.7071752369554196
-    k = math.tan(math.pi * f0 / rate)
-    vh = 10 ** (gain_db / 20)
-    vb = vh**0.4996667741545416
-    a0 = 1 + k / q + k * k
-    shelf = [(vh + vb * k / q + k * k) / a0, 2 * (k * k - vh) / a0, (vh - vb * k / q + k * k) / a0,
-             1.0, 2 * (k * k - 1) / a0, (1 - k / q + k * k) / a0]
-    f0, q = 38.13547087602444, 0.5003270373238773
-    k = math.tan(math.pi * f0 / rate)
-    a0 = 1 + k / q + k * k
-    high_pass = [1.0, -2.0, 1.0, 1.0, 2 * (k * k - 1) / a0, (1 - k / q + k * k) / a0]
-    return np.array([shelf, high_pass])
-
-
 def channel_weights(channels: int) -> np.ndarray:
     """BS.1770-4 weights in the usual file order (WAV/FFmpeg): surrounds 1.41, LFE 0, the rest 1.0.
 
@@ -96,7 +78,7 @@ class LoudnessMeter:
 
     def __init__(self, rate: int, *, silence_threshold_dbfs: float = -60.0) -> None:
         self.rate = rate
-        self._sos = k_weighting_sos(rate)
+        self._k_weighting = KWeighting(rate)
         self._silence = 10 ** (silence_threshold_dbfs / 20)
         self._channels = 0
         self._frames = 0
@@ -111,7 +93,6 @@ class LoudnessMeter:
     def _start(self, channels: int) -> None:
         self._channels = channels
         self._weights = channel_weights(channels)
-        self._zi = np.zeros((len(self._sos), channels, 2))
         self._history = np.zeros((channels, _TRUE_PEAK_HISTORY), np.float32)
 
     def _boundary(self, quarter: int) -> int:
@@ -140,7 +121,7 @@ class LoudnessMeter:
         self._true_peak = max(self._true_peak, self._interpolated_peak(x))
 
         # float64: the 38 Hz high pass has poles too close to the unit circle for float32.
-        y, self._zi = signal.sosfilt(self._sos, x.astype(np.float64), axis=-1, zi=self._zi)
+        y = self._k_weighting(x.astype(np.float64))
         energy = self._weights @ np.square(y)
         start, pos = self._frames, 0
         while (end := self._boundary(len(self._quarters)) - start) <= n:
