@@ -11,6 +11,8 @@ import pytest
 
 from .conftest import FIXTURES, IN_CI
 
+pytestmark = pytest.mark.integration  # each test runs the pique-engine CLI in a subprocess
+
 
 @pytest.fixture(scope="module", autouse=True)
 def installed():

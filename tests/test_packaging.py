@@ -5,6 +5,10 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.integration  # builds the wheel with pip in a subprocess
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -15,6 +15,8 @@ from pique_engine.store import Store
 
 from ..conftest import FIXTURES
 
+pytestmark = pytest.mark.integration  # each test runs the pique-engine CLI in a subprocess
+
 
 @pytest.fixture
 def env(tmp_path):

@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+pytestmark = pytest.mark.integration  # each test runs the pique-engine CLI in a subprocess
+
 
 @pytest.fixture
 def env(tmp_path):

@@ -10,6 +10,8 @@ import pytest
 
 from ..conftest import FIXTURES
 
+pytestmark = pytest.mark.integration  # each test runs the pique-engine CLI in a subprocess
+
 MEDIA = FIXTURES / "media"
 JUDGES = FIXTURES / "judges"
 

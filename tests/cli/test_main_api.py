@@ -16,6 +16,8 @@ import pytest
 
 from ..stack import service_account_info
 
+pytestmark = pytest.mark.integration  # each test starts `pique-engine api` in a subprocess
+
 
 @pytest.fixture
 def env(tmp_path: Path) -> dict[str, str]:

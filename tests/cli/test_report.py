@@ -140,6 +140,7 @@ def run(tmp_path_factory):
     return r, out
 
 
+@pytest.mark.integration
 def test_evaluate_still_prints_one_json_line_per_file_and_names_the_report_on_stderr(run):
     r, out = run
     assert r.returncode == 1, r.stderr  # the empty file failed
@@ -148,6 +149,7 @@ def test_evaluate_still_prints_one_json_line_per_file_and_names_the_report_on_st
     assert f"report written to {out}" in r.stderr
 
 
+@pytest.mark.integration
 def test_a_file_that_could_not_be_evaluated_shows_its_error(run):
     text = run[1].read_text()
     broken = Page(text).sections[2]
@@ -157,6 +159,7 @@ def test_a_file_that_could_not_be_evaluated_shows_its_error(run):
     assert "3 file(s), 2 evaluated, 1 failed" in text
 
 
+@pytest.mark.integration
 def test_report_shows_every_criterion_with_its_verdict_and_escapes_what_files_and_plugins_say(run):
     _, out = run
     text = out.read_text()
@@ -172,6 +175,7 @@ def test_report_shows_every_criterion_with_its_verdict_and_escapes_what_files_an
     assert "comment" in seen
 
 
+@pytest.mark.integration
 def test_report_draws_every_range_and_moment_labelled_by_detector_and_key(run):
     video, image, _ = Page(run[1].read_text()).sections
     assert video["tracks"] == [("fake_scenes", "segments", 2), ("fake_scenes", "cuts", 1), ("fake_scenes", "flagged_frames", 1)]
@@ -179,6 +183,7 @@ def test_report_draws_every_range_and_moment_labelled_by_detector_and_key(run):
     assert image["tracks"] == [] and image["spans"] == []
 
 
+@pytest.mark.integration
 def test_thumbnails_are_small_jpegs_of_the_frames_at_those_moments(run):
     video, image, _ = Page(run[1].read_text()).sections
     assert [img["alt"] for img in video["images"]] == ["0.50 s", "1.50 s", "2.20 s", "2.50 s"]

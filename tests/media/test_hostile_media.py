@@ -3,7 +3,8 @@
 Every case of `hostile_media.corpus` must end as a failed evaluation or a failing criterion
 with the expected words, inside the time and memory limits; nothing inside an upload is ever
 fetched (a loopback server the playlists point at must see no request). A sample goes through
-the real worker in `test_worker_faults.py`.
+the real worker in `test_worker_faults.py`. The evaluations run in the sandbox's child
+processes, so those tests are marked `integration`; the corpus's own checks are not.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ def failure_of(payload: dict) -> str | None:
     return "; ".join(failing) or None
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", [c.name for c in hm.corpus()])
 def test_hostile_upload_ends_failed_or_failing_with_a_clear_message_within_limits(name, cases, loopback, tmp_path):
     case = cases[name]
@@ -66,6 +68,7 @@ def test_hostile_upload_ends_failed_or_failing_with_a_clear_message_within_limit
     assert loopback.requests == []
 
 
+@pytest.mark.integration
 def test_the_intact_fixtures_pass_the_hostile_judge(tmp_path):
     """So that a failing criterion in the corpus means the damage was seen."""
     for name, ctype in [("tone_44100_mono.wav", "audio"), ("phone_rotated_90.mp4", "video"), ("square_512.png", "image")]:
@@ -81,6 +84,7 @@ def test_the_corpus_covers_what_the_issue_lists():
         assert kind in names, kind
 
 
+@pytest.mark.integration
 def test_an_mp4_whose_data_references_point_elsewhere_is_read_from_itself_only(loopback, tmp_path):
     """MOV data references (`dref` url entries) are never opened, not even when decoding audio."""
     from pique_engine.media.decode import audio_blocks
@@ -100,6 +104,7 @@ def test_an_mp4_whose_data_references_point_elsewhere_is_read_from_itself_only(l
     assert loopback.requests == []
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("name", sorted(hm.HEADER_SURVIVES))
 def test_a_truncated_file_whose_header_survives_is_reported_as_truncated(name, tmp_path):
     """Cut at 50%, the header still describes the whole file; the evaluation must not pass."""

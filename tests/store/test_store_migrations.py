@@ -83,6 +83,7 @@ def test_downgrade_to_base_removes_everything_and_upgrade_restores_it(database_u
     assert tables(database_url) == TABLES
 
 
+@pytest.mark.integration
 def test_several_processes_upgrading_at_once_all_succeed(database_url: str) -> None:
     start = time.time() + 3  # let every interpreter import first, then go together
     script = (

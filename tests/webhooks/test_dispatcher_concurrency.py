@@ -26,6 +26,8 @@ from ..databases import database_url, pg_url  # noqa: F401 - fixtures
 from ..receiver import Receiver
 from .test_dispatcher import JUDGE, finished_job
 
+pytestmark = pytest.mark.integration  # real HTTP receivers
+
 # Hanging lasts longer than any test here waits, and the sender's timeout longer still, so a
 # hanging request is certain to be in flight for as long as a test looks at it.
 HANG_SEC = 120.0

@@ -22,6 +22,8 @@ from .. import misbehaving_plugin as mp
 from .. import sandbox_targets as t
 from ..conftest import FIXTURES
 
+pytestmark = pytest.mark.integration  # every test evaluates in the sandbox's child processes
+
 VIDEO = str(FIXTURES / "media" / "phone_rotated_90.mp4")
 # Each test makes the limit it is about certain to trip first, on however busy a machine: the
 # detector's time limit is far above what anything but a hang needs (the healthy criteria take

@@ -9,6 +9,8 @@ from pique_engine.worker.sandbox import Limits, run_isolated
 
 from .. import sandbox_targets as t
 
+pytestmark = pytest.mark.integration  # every test runs calls in the sandbox's child processes
+
 
 def test_result_comes_back_from_the_child():
     assert run_isolated(t.healthy, 21, limits=Limits()) == 42

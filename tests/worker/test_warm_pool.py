@@ -18,6 +18,8 @@ from pique_engine.worker.warm_pool import ChildFailed
 
 from .. import sandbox_targets as t
 
+pytestmark = pytest.mark.integration  # every test runs calls in the sandbox's child processes
+
 
 def pid(*, progress) -> int:
     return os.getpid()

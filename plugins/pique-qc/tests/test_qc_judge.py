@@ -12,6 +12,8 @@ import pytest
 from pique_engine import synth
 from scipy import ndimage
 
+pytestmark = pytest.mark.integration  # each test runs `pique-engine evaluate` in a subprocess on a 12 s clip
+
 JUDGE = Path(__file__).resolve().parents[3] / "fixtures" / "judges" / "qc_short_video.json"
 W, H, FPS, SECONDS = 108, 192, 30, 12
 
