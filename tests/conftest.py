@@ -28,3 +28,13 @@ def require_service(available: bool, why: str) -> None:
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     return FIXTURES
+
+
+@pytest.fixture(scope="session")
+def sqlite_at_head(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database migrated to the newest revision once, for `migrated_database_url` to copy."""
+    from pique_engine.store import upgrade  # here: a run that needs no database need not import Alembic
+
+    path = tmp_path_factory.mktemp("migrated") / "pique.db"
+    upgrade(f"sqlite:///{path}")
+    return path

@@ -18,7 +18,7 @@ from pique_engine.settings import Settings
 from pique_engine.storage.upload_urls import LocalSigner
 from pique_engine.store import Store
 
-from ..databases import database_url, pg_url  # noqa: F401 - fixtures
+from ..databases import migrated_database_url, pg_url  # noqa: F401 - fixtures
 
 # The contract's example names this judge, and schemathesis sends the schema's examples first,
 # so the happy path (200) is exercised alongside the 400s, 401s and 404s.
@@ -26,8 +26,8 @@ JUDGE = {"judge_id": "judge_abc123", "name": "Fuzz", "criteria": [{"criterion_id
 
 
 @pytest.fixture
-def api(database_url):  # noqa: F811
-    store = Store.open(database_url)
+def api(migrated_database_url):  # noqa: F811
+    store = Store.open(migrated_database_url)
     new = store.create_org("Fuzz", webhook_url="https://hooks.example.com/pique")
     store.create_judge(new.org.id, JUDGE)
     app = create_app(store, LocalSigner("http://127.0.0.1:8080", "fuzz-secret-0123456789"), Settings())

@@ -21,7 +21,7 @@ from pique_engine.storage.filenames import safe_object_filename
 from pique_engine.storage.upload_urls import LocalSigner, SignedUpload, SigningError, upload_headers
 from pique_engine.store import JobStatus, NewOrg, Store
 
-from ..databases import database_url, pg_url  # noqa: F401 - fixtures
+from ..databases import migrated_database_url, pg_url  # noqa: F401 - fixtures
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # starlette would rather its TestClient used httpx2
@@ -67,8 +67,8 @@ class BrokenSigner:
 
 
 @pytest.fixture
-def store(database_url: str) -> Iterator[Store]:  # noqa: F811
-    with Store.open(database_url) as s:
+def store(migrated_database_url: str) -> Iterator[Store]:  # noqa: F811
+    with Store.open(migrated_database_url) as s:
         yield s
 
 

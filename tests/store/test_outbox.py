@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from pique_engine.store import DeliveryStatus, NewOrg, Store
 
-from ..databases import database_url, pg_url  # noqa: F401 - fixtures
+from ..databases import migrated_database_url, pg_url  # noqa: F401 - fixtures
 from .test_store import JUDGE, T0, finished_job, org, store  # noqa: F401 - fixtures
 
 LATER = T0 + timedelta(minutes=1)

@@ -1,7 +1,7 @@
 """The store's behaviour, on SQLite and on PostgreSQL (skipped locally when it is not running).
 
 The fixtures `store` and `org` here are imported by the other `test_store_*` modules;
-`database_url` and `pg_url` come from `tests/databases.py`.
+`migrated_database_url` and `pg_url` come from `tests/databases.py`.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pique_engine.errors import JobStateError, JudgeNotFound, StoreError
 from pique_engine.store import ClaimOutcome, DeliveryStatus, JobStatus, NewOrg, Store
 from pique_engine.store.models import DeliveryRow
 
-from ..databases import PG_URL, database_url, pg_url, postgres_problem  # noqa: F401 - fixtures
+from ..databases import PG_URL, migrated_database_url, pg_url, postgres_problem  # noqa: F401 - fixtures
 
 T0 = datetime(2026, 1, 15, 11, 15, tzinfo=UTC)
 JUDGE = {
@@ -32,8 +32,8 @@ JUDGE = {
 
 
 @pytest.fixture
-def store(database_url: str) -> Iterator[Store]:
-    with Store.open(database_url) as s:
+def store(migrated_database_url: str) -> Iterator[Store]:
+    with Store.open(migrated_database_url) as s:
         yield s
 
 

@@ -20,7 +20,7 @@ import pytest
 from pique_engine.errors import JobStateError
 from pique_engine.store import ClaimOutcome, DeliveryStatus, JobStatus, NewOrg, Store
 
-from ..databases import database_url, pg_url  # noqa: F401 - fixtures
+from ..databases import migrated_database_url, pg_url  # noqa: F401 - fixtures
 from .test_store import T0, claim, new_job, org  # noqa: F401 - fixtures
 
 WORKERS = 20
@@ -28,8 +28,8 @@ R = TypeVar("R")
 
 
 @pytest.fixture
-def store(database_url: str) -> Iterator[Store]:  # noqa: F811 - a pool big enough for every thread
-    with Store.open(database_url, pool_size=WORKERS + 2, max_overflow=0) as s:
+def store(migrated_database_url: str) -> Iterator[Store]:  # noqa: F811 - a pool big enough for every thread
+    with Store.open(migrated_database_url, pool_size=WORKERS + 2, max_overflow=0) as s:
         yield s
 
 
