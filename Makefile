@@ -24,9 +24,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest tests plugins/pique-qc/tests plugins/pique-safety/tests
 
-# The unit tests alone: everything not marked `integration`.
+# The unit tests alone: everything not marked `integration`, on every CPU. Each file runs on one
+# worker, so a module's expensive fixture (a generated clip, a model's output) is built once.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not integration" tests plugins/pique-qc/tests plugins/pique-safety/tests
+	$(BIN)/python -m pytest -q -n auto --dist loadfile -m "not integration" tests plugins/pique-qc/tests plugins/pique-safety/tests
 
 fixtures: $(STAMP)
 	$(BIN)/python fixtures/generate.py
