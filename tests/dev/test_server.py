@@ -123,7 +123,7 @@ def test_a_database_left_world_readable_by_an_earlier_version_is_made_private(tm
     assert stat.S_IMODE(db.stat().st_mode) == 0o600
 
 
-@pytest.mark.integration
+@pytest.mark.integration  # the worker evaluates in the sandbox's child processes
 def test_the_same_worker_loop_evaluates_what_the_in_process_queue_delivers(dev_storage, tmp_path):
     signer, storage, _, app = dev_storage
     store = Store.open(f"sqlite:///{tmp_path / 'pique.db'}")
