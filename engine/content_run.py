@@ -60,7 +60,8 @@ class _Feed:
 
     Items travel in batches of `batch`: waking the detector's thread once per item cost more
     CPU than many detectors' own work on it. At most `depth` batches wait in the queue, so
-    memory stays bounded (`depth + 1` batches of items per criterion).
+    memory stays bounded: `depth + 2` batches per criterion, counting the one being filled and
+    the one the detector is reading.
     """
 
     def __init__(self, names: Sequence[str], deadline: float, depth: int = 2, batch: int = 4) -> None:
