@@ -78,8 +78,9 @@ class _Feed:
     def put(self, entry: tuple[str, Item]) -> bool:
         """Queue `entry`; False when the detector has finished or is past its deadline."""
         self.pending.append(entry)
-        if len(self.pending) < self.batch:
-            return self.running
+        return self._flush() if len(self.pending) >= self.batch else self.running
+
+    def _flush(self) -> bool:
         batch, self.pending = self.pending, []
         return self._put(batch)
 
@@ -101,8 +102,7 @@ class _Feed:
         self.open_streams -= 1
         if self.open_streams == 0:
             if self.pending:
-                batch, self.pending = self.pending, []
-                self._put(batch)
+                self._flush()
             self._put(_END)
 
 
