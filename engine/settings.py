@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     # webhooks
     webhook_allow_private: bool = Field(default=False, description="Allow webhook URLs that resolve to loopback/private/link-local addresses.")
     webhook_timeout_sec: float = 10.0
+    webhook_send_lease_sec: float = Field(
+        default=60.0, gt=0,
+        description="How long a claimed delivery stays hidden from other senders (at least twice the webhook timeout); a killed worker's webhooks go out after about this long.",
+    )
     webhook_concurrency: int = Field(default=16, ge=1, description="Webhook sends in flight per process, all organisations together.")
     webhook_concurrency_per_org: int = Field(default=4, ge=1, description="Webhook sends in flight per process for one organisation.")
     webhook_retry_delays: str | None = Field(

@@ -43,9 +43,10 @@ __all__ = ["OutboxDispatcher", "send_lease"]
 log = logging.getLogger(__name__)
 
 
-def send_lease(timeout_sec: float) -> timedelta:
-    """How long a claimed row stays hidden from other senders: well past one attempt's timeout."""
-    return max(DEFAULT_SEND_LEASE, timedelta(seconds=2 * timeout_sec))
+def send_lease(timeout_sec: float, lease: timedelta = DEFAULT_SEND_LEASE) -> timedelta:
+    """How long a claimed row stays hidden from other senders: `lease`, and never less than
+    twice one attempt's timeout, so a live sender's row is not claimed again mid-send."""
+    return max(lease, timedelta(seconds=2 * timeout_sec))
 
 
 class _Outage:
@@ -83,6 +84,7 @@ class OutboxDispatcher:
         metrics: Any = None,
         max_in_flight: int = 16,
         per_org: int = 4,
+        lease: timedelta = DEFAULT_SEND_LEASE,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         if max_in_flight < 1 or per_org < 1:
@@ -95,7 +97,7 @@ class OutboxDispatcher:
         self.max_in_flight = max_in_flight
         self.per_org = min(per_org, max_in_flight)
         self.clock = clock
-        self.lease = send_lease(sender.timeout_sec)
+        self.lease = send_lease(sender.timeout_sec, lease)
         self.wake = threading.Event()
         self._pool = ThreadPoolExecutor(max_in_flight, thread_name_prefix="pique-webhook")
         self._changed = threading.Condition()  # guards the counts below; notified when a send ends
@@ -110,6 +112,7 @@ class OutboxDispatcher:
             store, WebhookSender.from_settings(settings), policy=RetryPolicy.from_settings(settings),
             allow_private=settings.webhook_allow_private, metrics=metrics,
             max_in_flight=settings.webhook_concurrency, per_org=settings.webhook_concurrency_per_org,
+            lease=timedelta(seconds=settings.webhook_send_lease_sec),
         )  # fmt: skip
 
     @property

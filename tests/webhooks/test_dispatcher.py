@@ -175,3 +175,13 @@ def test_caps_timeout_and_address_policy_come_from_settings(store, monkeypatch):
     assert (dispatcher.max_in_flight, dispatcher.per_org, dispatcher.allow_private) == (6, 2, True)
     assert dispatcher.sender.timeout_sec == 45
     assert dispatcher.lease == timedelta(seconds=90)  # a claim outlives the longest attempt
+
+
+def test_the_send_lease_comes_from_settings_and_never_drops_below_twice_the_timeout(store, monkeypatch):
+    from pique_engine.settings import Settings
+
+    monkeypatch.setenv("PIQUE_WEBHOOK_TIMEOUT_SEC", "5")
+    monkeypatch.setenv("PIQUE_WEBHOOK_SEND_LEASE_SEC", "12")
+    assert OutboxDispatcher.from_settings(store, Settings()).lease == timedelta(seconds=12)
+    monkeypatch.setenv("PIQUE_WEBHOOK_SEND_LEASE_SEC", "3")
+    assert OutboxDispatcher.from_settings(store, Settings()).lease == timedelta(seconds=10)

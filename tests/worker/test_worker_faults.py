@@ -242,6 +242,8 @@ def test_after_a_sigkill_mid_batch_a_restarted_worker_settles_every_job_without_
     emulator ever redelivers them. Upload windows are the default 15 minutes: the periodic
     sweep of expired URLs plays no part."""
     env = {"PIQUE_CONCURRENCY": "2", "PIQUE_ACK_EXTENSION_SEC": "600", **FAST_RECOVERY}  # no redelivery for 10 minutes
+    # The killed worker's taken webhooks wait out their send lease: 10 s (twice a 5 s timeout).
+    env |= {"PIQUE_WEBHOOK_TIMEOUT_SEC": "5", "PIQUE_WEBHOOK_SEND_LEASE_SEC": "10"}
     first = world.start_worker(log_dir=tmp_path, extra_env=env)
     jobs = [upload(world, SMALL, f"k{i}.mp4") for i in range(16)]
     world.receiver.wait_for(2, timeout=60)
