@@ -34,6 +34,9 @@ pytestmark = pytest.mark.integration
 
 SMALL = (FIXTURES / "media" / "phone_rotated_90.mp4").read_bytes()
 FAST_RETRIES = {"PIQUE_WEBHOOK_RETRY_DELAYS": "1,1,1,1,1,1,1,1"}
+# A webhook sent but not recorded (the worker killed, the database gone) goes out again when its
+# send lease runs out: 10 s here (twice a 5 s timeout), not the default 60.
+SHORT_SEND_LEASE = {"PIQUE_WEBHOOK_TIMEOUT_SEC": "5", "PIQUE_WEBHOOK_SEND_LEASE_SEC": "10"}
 
 
 # -- a world per test -----------------------------------------------------------------------
@@ -218,7 +221,7 @@ def private_pg():
 def test_a_postgresql_restart_mid_batch_loses_nothing(stack_env, private_pg, tmp_path):
     w = open_world(stack_env, private_pg.url, tmp_path)
     try:
-        w.start_worker(log_dir=tmp_path, extra_env={"PIQUE_CONCURRENCY": "2", **FAST_RETRIES})
+        w.start_worker(log_dir=tmp_path, extra_env={"PIQUE_CONCURRENCY": "2", **FAST_RETRIES, **SHORT_SEND_LEASE})
         jobs = [upload(w, SMALL, f"pg{i}.mp4") for i in range(12)]
         w.receiver.wait_for(2, timeout=30)
         private_pg.stop()  # every session ends; nothing answers for 8 s
@@ -242,8 +245,7 @@ def test_after_a_sigkill_mid_batch_a_restarted_worker_settles_every_job_without_
     emulator ever redelivers them. Upload windows are the default 15 minutes: the periodic
     sweep of expired URLs plays no part."""
     env = {"PIQUE_CONCURRENCY": "2", "PIQUE_ACK_EXTENSION_SEC": "600", **FAST_RECOVERY}  # no redelivery for 10 minutes
-    # The killed worker's taken webhooks wait out their send lease: 10 s (twice a 5 s timeout).
-    env |= {"PIQUE_WEBHOOK_TIMEOUT_SEC": "5", "PIQUE_WEBHOOK_SEND_LEASE_SEC": "10"}
+    env |= SHORT_SEND_LEASE
     first = world.start_worker(log_dir=tmp_path, extra_env=env)
     jobs = [upload(world, SMALL, f"k{i}.mp4") for i in range(16)]
     world.receiver.wait_for(2, timeout=60)
