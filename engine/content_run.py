@@ -17,6 +17,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from .blas_threads import limit_blas_threads
 from .detector import Detector
 from .detector_run import Outcome, outcome_of, timeout_message
 from .errors import MediaError
@@ -150,6 +151,7 @@ def run_content(
     """
     from .media.decode_pass import run_pass
 
+    limit_blas_threads()
     subscriptions: list[tuple[Request, _Named]] = []
     feeds: dict[str, tuple[Detector, float, _Feed]] = {}
     for criterion_id, detector, params in criteria:
