@@ -199,7 +199,16 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=60)
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--rss", default="10,60,600", help="clip lengths (s) for the peak-RSS sweep")
+    ap.add_argument("--make-clips", help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.make_clips:
+        for seconds in args.make_clips.split(","):
+            clip(int(seconds))
+        return
+    # Clips are encoded in a child: a child's ru_maxrss counts the pages it shared with this
+    # process between fork and exec, so a parent grown by encoding would inflate every reading.
+    lengths = sorted({args.seconds, *(int(s) for s in args.rss.split(","))})
+    subprocess.run([sys.executable, __file__, "--make-clips", ",".join(map(str, lengths))], check=True)
     print("timing ffmpeg and pique on the same clip ...", flush=True)
     rows, findings = speed(args.seconds, args.repeat)
     print(table(rows, ["run", "median_s", "vs_ffmpeg", "peak_rss_mib", "runs_s"]))

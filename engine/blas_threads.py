@@ -2,9 +2,9 @@
 
 Content criteria already run side by side, each on a thread of its own, beside the decoder's
 frame threads. A detector's matrix product (numpy's `@` on OpenBLAS) then starts BLAS threads
-that spin-wait for the cores those threads hold: on the QC judge of `benchmarks/` the
-evaluation used 9.4 s of CPU with OpenBLAS's default of one thread per core and 8.0 s with one,
-and its wall time fell from 5.9 to 5.5 s. Setting `OPENBLAS_NUM_THREADS`, `OMP_NUM_THREADS` or
+that spin-wait for the cores those threads hold: on the QC judge of `benchmarks/` (section 10)
+the evaluation used 9.2-9.5 s of CPU with OpenBLAS's default of one thread per core and
+7.2-7.6 s with one. Setting `OPENBLAS_NUM_THREADS`, `OMP_NUM_THREADS` or
 `MKL_NUM_THREADS` leaves the libraries as configured.
 """
 
