@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from pique_engine import AudioBlocks, Checks, Detector, hookimpl
+from pique_engine.blas_threads import _CHOSEN_BY_OPERATOR
 from pique_engine.evaluation import Evaluator, MediaSource
 from pique_engine.judge import bind_judge, parse_judge
 from pique_engine.plugins import load_plugins
@@ -53,6 +54,8 @@ def test_blas_is_limited_to_one_thread_unless_the_operator_set_a_count():
 def test_an_evaluation_with_content_criteria_runs_its_detectors_with_one_blas_thread(tmp_path):
     from threadpoolctl import threadpool_info
 
+    if any(os.environ.get(name) for name in _CHOSEN_BY_OPERATOR):
+        pytest.skip("a BLAS thread count is set in this environment; the engine leaves it alone")
     seen = []
 
     def evaluate(media, params):
@@ -68,8 +71,6 @@ def test_an_evaluation_with_content_criteria_runs_its_detectors_with_one_blas_th
             register(Detector(name="blas_probe", content_types={"audio"}, evaluate=evaluate,
                               requests=lambda p, i: {"audio": AudioBlocks()}))
 
-    if any(os.environ.get(k) for k in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS")):
-        pytest.skip("a BLAS thread count is set in this environment; the engine leaves it alone")
     plugins = load_plugins([], extra=[Plugin()])
     path = write_audio(tmp_path / "tone.wav", tone(0.5, 16000), 16000)
     judge = bind_judge(parse_judge({"judge_id": "j", "criteria": [{"criterion_id": "c", "detector": "blas_probe"}]}), plugins.detectors)
