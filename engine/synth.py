@@ -1,8 +1,8 @@
 """Making small media files: fixtures, tests and benchmarks generate what they need.
 
 Everything is synthesised (tones, gradients, moving bars, black, frozen and silent stretches,
-text drawn on frames, detailed pictures to blur) with PyAV, numpy, Pillow and soundfile, so nothing is ever downloaded
-and plugin tests need no ffmpeg binary.
+text drawn on frames, detailed pictures to blur) with PyAV, numpy, Pillow and soundfile, so
+nothing is ever downloaded and plugin tests need no ffmpeg binary.
 
 A video's picture is a function `(index, seconds) -> luma plane` (uint8, limited range: black
 is 16, white 235); the stretch makers wrap one picture in another:

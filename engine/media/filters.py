@@ -3,8 +3,9 @@
 A detector that wants to agree with FFmpeg exactly asks for a chain such as
 `blackdetect=d=0.1:pix_th=0.1` or `silencedetect=n=-60dB:d=0.5`; the pass pushes each decoded
 frame (or a still image's upright picture, once: see `image_filters`) through an
-`av.filter.Graph` built from it and hands the consumer the `lavfi.*` metadata the filters attach. libavfilter inserts the pixel-format and sample-format
-conversions a filter needs between the links by itself.
+`av.filter.Graph` built from it and hands the consumer the `lavfi.*` metadata the filters
+attach. libavfilter inserts the pixel-format and sample-format conversions a filter needs
+between the links by itself.
 
 Only filters that analyse or convert frames are allowed: source filters such as `movie`, or
 `sendcmd`, would read files named in the chain.
