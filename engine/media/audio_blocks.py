@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from fractions import Fraction
-
 import numpy as np
 
 from ..errors import ProbeError
 from .consumers import Subscriber
 from .content import AudioBlock, AudioBlocks, AudioFilter
 from .filters import runners
+from .timing import seconds
 
 # Float formats may overshoot 1.0 a little; a damaged stream decodes to wild values instead.
 _WILD = 4.0
@@ -106,7 +105,7 @@ class AudioDecoder:
     def _deliver(self, frame) -> None:
         self.decoded += 1
         time_base = frame.time_base or self.stream.time_base  # drained frames carry none of their own
-        t = float(Fraction(frame.pts) * time_base) - self.origin if frame.pts is not None and time_base else 0.0
+        t = seconds(frame.pts, time_base) - self.origin if frame.pts is not None and time_base else 0.0
         for b in self.blocks:
             if b.sub.active:
                 try:

@@ -35,6 +35,7 @@ from .info import MediaInfo
 from .limits import ProbeLimits
 from .probe import probe_file
 from .sniff import HEAD_BYTES, Format, sniff
+from .timing import seconds
 from .video_frames import VideoDecoder, bounded
 
 Progress = Callable[[float], None]
@@ -137,7 +138,7 @@ def _demux(container, streams, video, audio, info, limits: ProbeLimits, progress
         for packet in container.demux(streams):
             if packet.size == 0 and packet.pts is None:
                 continue  # the demuxer's end-of-stream marker; flushing comes after the loop
-            t = float(packet.pts * packet.time_base) - origin if packet.pts is not None and packet.time_base else None
+            t = seconds(packet.pts, packet.time_base) - origin if packet.pts is not None and packet.time_base else None
             if t is not None and t > limits.max_duration_sec:
                 raise MediaLimitError(
                     f"the file plays for more than {limits.max_duration_sec:,.0f} s, the limit (PIQUE_MAX_DURATION_SEC)"

@@ -13,10 +13,10 @@ Only filters that analyse or convert frames are allowed: source filters such as 
 
 from __future__ import annotations
 
-from fractions import Fraction
 
 from ..errors import MediaError
 from .content import FilterEvent
+from .timing import seconds
 
 VIDEO_FILTERS = frozenset({
     "blackdetect", "blackframe", "blurdetect", "bbox", "entropy", "freezedetect", "idet", "scdet",
@@ -70,7 +70,8 @@ class FilterRunner:
     """One chain on one stream, or on one still picture: push frames in, collect `FilterEvent`s out.
 
     The chain's input takes its shape from `stream`, the decoded stream the frames come from,
-    or, for a still image, from `picture`, the one `av.VideoFrame` it will be pushed.
+    or from `picture`, an `av.VideoFrame` like the ones it will be pushed (a still image, or a
+    video's scaled pictures).
     """
 
     def __init__(self, chain: str, stream=None, *, audio: bool = False, origin: float = 0.0, picture=None) -> None:
@@ -130,4 +131,4 @@ def runners(subs, request_type, stream, *, audio: bool, origin: float) -> list:
 def _seconds(frame) -> float:
     if frame.pts is None or frame.time_base is None:
         return 0.0
-    return float(Fraction(frame.pts) * frame.time_base)
+    return seconds(frame.pts, frame.time_base)
