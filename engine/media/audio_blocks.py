@@ -39,9 +39,6 @@ class _Blocks:
             if self.start is None:
                 self.start, self.rate = t, out.sample_rate
             samples = out.to_ndarray().reshape(-1, out.layout.nb_channels)
-            if self.mix_down and samples.shape[1] > 1:
-                samples = samples.mean(axis=1, keepdims=True, dtype=np.float32)
-            _check(samples)
             self.pending.append(samples)
             self.pending_frames += len(samples)
         size = self.request.block_frames
@@ -62,6 +59,10 @@ class _Blocks:
         block, rest = joined[:n], joined[n:]
         self.pending = [rest] if len(rest) else []
         self.pending_frames = len(rest)
+        # Checked and mixed a block at a time: per decoded frame, the numpy calls cost more than the work.
+        _check(block)
+        if self.mix_down and block.shape[1] > 1:
+            block = block.mean(axis=1, keepdims=True, dtype=np.float32)
         t = (self.start or 0.0) + self.sent / (self.rate or 1)
         self.sent += n
         self.sub.send(AudioBlock(time=t, samples=np.ascontiguousarray(block, dtype=np.float32), sample_rate=self.rate or 0))
