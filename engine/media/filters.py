@@ -80,6 +80,10 @@ class FilterRunner:
         self.chain = chain
         self.origin = origin  # presentation start, subtracted from every event's time
         self.graph = av.filter.Graph()
+        # One thread per graph: slice threads (blackdetect has them) cost more to wake for each
+        # frame than they save, and the decoder's threads already hold the other cores. On the
+        # QC judge: 2.24-2.67 s against 2.40-2.93 s of wall time (medians of alternating runs).
+        self.graph.threads = 1
         filters = parse_chain(chain, AUDIO_FILTERS if audio else VIDEO_FILTERS)
         try:
             nodes = [self._source(stream, audio, picture)]
