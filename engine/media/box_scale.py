@@ -2,9 +2,9 @@
 
 A picture that divides the frame into whole blocks (1920x1080 to 320x180 is 6x6 blocks, 1080x1920
 to 90x160 is 12x12) is each block's mean: what swscale's area scaler computes, within one level
-of rounding. Summing rows and then columns as numpy adds costs 0.41-0.61 ms a freshly decoded
-1080p frame, against 0.69-0.79 ms for swscale (which also wakes its slice threads per frame), and
-it is paid for every frame a consumer of every frame asks for.
+of rounding. Rows summed by one `add.reduce`, then columns by strided adds, and a table lookup
+for the means: 0.3 ms a freshly decoded 1080p frame, against 0.6-0.8 ms for swscale's area
+scaler; it is paid for every frame a consumer of every frame asks for.
 """
 
 from __future__ import annotations

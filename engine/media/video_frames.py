@@ -63,7 +63,7 @@ class VideoDecoder:
         chains = [s for s in subs if isinstance(s.request, VideoFilter)]
         self.filters = runners([s for s in chains if not s.request.bounded], VideoFilter, stream, audio=False, origin=origin)
         # Larger pictures first: a smaller one that nests in one is summed from it, not from the frame.
-        bounded = sorted((s for s in chains if s.request.bounded), key=lambda s: -min(s.request.max_width or 1 << 30, s.request.max_height or 1 << 30))
+        bounded = sorted((s for s in chains if s.request.bounded), key=_bound, reverse=True)
         self.picture_chains = [_PictureChain(s, origin) for s in bounded]
         self.held: list = []
         self.held_bytes = 0
@@ -210,6 +210,11 @@ class VideoDecoder:
         return seconds(frame.pts, time_base) - self.origin
 
 
+def _bound(sub: Subscriber) -> int:
+    r = sub.request
+    return min(r.max_width or math.inf, r.max_height or math.inf)
+
+
 def _starts_shot(events: list, t: float) -> bool:
     """Whether scdet marked the frame presented at `t` as the first of a new shot."""
     # A chain that holds frames back may release an earlier frame's event with this one.
@@ -259,8 +264,6 @@ _SCALER = "AREA"
 _YUV_PREFIXES = ("yuv", "nv", "gray")
 # 8-bit formats whose first plane is the luma as stored: read it without converting.
 _LUMA_FIRST = {"yuv420p", "yuvj420p", "yuv422p", "yuvj422p", "yuv444p", "yuvj444p", "nv12", "nv21", "gray"}
-
-
 _RANGE_FULL = 2  # AVCOL_RANGE_JPEG
 
 
@@ -306,7 +309,8 @@ class _Pictures:
         if fmt == "luma" and (w, h) == (frame.width, frame.height) and name in _LUMA_FIRST:
             image = _plane(frame.planes[0], w, h)
         elif blocks and (fmt == "luma" or name != "gray"):
-            image = block_means(self._sums(w, h, blocks), blocks[0] * blocks[1], full_range=fmt == "gray" and not _full_range(frame))
+            full_range = fmt == "gray" and not _full_range(frame)  # grey of limited-range video: stretch it
+            image = block_means(self._sums(w, h, blocks), blocks[0] * blocks[1], full_range=full_range)
         elif fmt == "luma" and name.startswith(_YUV_PREFIXES):
             # Scaling the Y plane alone as grey, with no range conversion, keeps the stored values
             # and skips the chroma planes: 0.40 ms a 1080p frame to 320x180, against 0.80 ms as yuv420p.
