@@ -81,15 +81,10 @@ def run(cmd: list[str]) -> tuple[float, int, str, str]:
     return wall, usage.ru_maxrss, stdout, stderr
 
 
-# The detectors with a `fast` param: letterbox and sharpness sample frames, the three filter
-# detectors read the small pictures flashes reads anyway.
-FAST = ("letterbox", "sharpness", "black_frames", "frozen_frames", "scene_cuts")
-
-
 def fast_judge() -> Path:
     judge = json.loads(JUDGE.read_text())
     for criterion in judge["criteria"]:
-        if criterion["detector"] in FAST:
+        if criterion["detector"] in ("letterbox", "sharpness"):
             criterion["params"]["fast"] = True
     path = Path(tempfile.gettempdir()) / "qc_short_video_fast.json"
     path.write_text(json.dumps(judge))

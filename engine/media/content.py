@@ -96,22 +96,9 @@ class VideoFilter(_Request):
     of an animation, in the pixel format FFmpeg decodes the image to (JPEG as full-range YCbCr,
     lossy WebP as YUV, the others as RGB or grey), so the chain reads what `ffmpeg -i image
     -vf chain` reads. The consumer gets one `FilterEvent` per filtered frame that carries metadata.
-
-    `max_width`/`max_height`: a video's chain reads, instead of each full decoded frame, the
-    8-bit grey picture a `VideoFrames(format="luma")` request of the same bounds gets (upright,
-    area-averaged, the stored luma values), made once per frame for every request of that
-    size. Filters that read only luma (`blackdetect`, `freezedetect`, `scdet`, `blurdetect`)
-    then cost a fraction of their full-size price, and their values differ from the full-size
-    ones by what the averaging smooths away. A still image is filtered at full size either way.
     """
 
     chain: str = Field(min_length=1, max_length=2000)
-    max_width: int | None = Field(default=None, ge=2)
-    max_height: int | None = Field(default=None, ge=2)
-
-    @property
-    def bounded(self) -> bool:
-        return self.max_width is not None or self.max_height is not None
 
 
 class AudioFilter(_Request):

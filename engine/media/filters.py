@@ -70,8 +70,7 @@ class FilterRunner:
     """One chain on one stream, or on one still picture: push frames in, collect `FilterEvent`s out.
 
     The chain's input takes its shape from `stream`, the decoded stream the frames come from,
-    or from `picture`, an `av.VideoFrame` like the ones it will be pushed (a still image, or a
-    video's scaled pictures).
+    or, for a still image, from `picture`, the one `av.VideoFrame` it will be pushed.
     """
 
     def __init__(self, chain: str, stream=None, *, audio: bool = False, origin: float = 0.0, picture=None) -> None:

@@ -19,10 +19,10 @@ import math
 import numpy as np
 
 from ..errors import MediaLimitError
-from .box_scale import block_means, block_sums, factors
+from .box_scale import box_mean, factors
 from .consumers import Subscriber
-from .content import FilterEvent, Frame, VideoFilter, VideoFrames
-from .filters import FilterChainError, FilterRunner, runners
+from .content import Frame, VideoFilter, VideoFrames
+from .filters import runners
 from .timing import seconds
 
 # A GOP held back from the decoder is bounded: past this, decode it rather than keep it.
@@ -60,11 +60,7 @@ class VideoDecoder:
         self.origin = origin
         self.max_pixels = max_pixels
         self.samplers = [_Sampler(s) for s in subs if isinstance(s.request, VideoFrames)]
-        chains = [s for s in subs if isinstance(s.request, VideoFilter)]
-        self.filters = runners([s for s in chains if not s.request.bounded], VideoFilter, stream, audio=False, origin=origin)
-        # Larger pictures first: a smaller one that nests in one is summed from it, not from the frame.
-        bounded = sorted((s for s in chains if s.request.bounded), key=_bound, reverse=True)
-        self.picture_chains = [_PictureChain(s, origin) for s in bounded]
+        self.filters = runners(subs, VideoFilter, stream, audio=False, origin=origin)
         self.held: list = []
         self.held_bytes = 0
         self.latest = -math.inf  # latest presentation time among the packets seen
@@ -78,15 +74,11 @@ class VideoDecoder:
 
     @property
     def active(self) -> bool:
-        return any(s.sub.active for s in self.samplers) or self._chains_active
+        return any(s.sub.active for s in self.samplers) or any(s.active for s, _ in self.filters)
 
     @property
     def every_packet(self) -> bool:
-        return self._chains_active or any(s.sub.active and s.request.every_frame for s in self.samplers)
-
-    @property
-    def _chains_active(self) -> bool:
-        return any(s.active for s, _ in self.filters) or any(c.sub.active for c in self.picture_chains)
+        return any(s.active for s, _ in self.filters) or any(s.sub.active and s.request.every_frame for s in self.samplers)
 
     def packet(self, packet) -> None:
         """Take the next video packet in decode order."""
@@ -114,8 +106,6 @@ class VideoDecoder:
             if sub.active:
                 for event in runner.push(None):
                     sub.send(event)
-        for chain in self.picture_chains:
-            chain.flush()
         for s in self.samplers:
             s.sub.finish()
         for sub, _ in self.filters:
@@ -181,7 +171,6 @@ class VideoDecoder:
             )
         self.decoded += 1
         t = self._frame_time(frame)
-        pictures = _Pictures(frame, self.scalers)
         shot_start = False
         for sub, runner in self.filters:
             if sub.active:
@@ -189,10 +178,7 @@ class VideoDecoder:
                 shot_start = shot_start or _starts_shot(events, t)
                 for event in events:
                     sub.send(event)
-        for chain in self.picture_chains:
-            if chain.sub.active:
-                events = chain.push(pictures, frame.time_base or self.stream.time_base)
-                shot_start = shot_start or _starts_shot(events, t)
+        pictures = _Pictures(frame, self.scalers)
         for s in self.samplers:
             if s.sub.active and s.wants(t, frame.key_frame, shot_start):
                 s.sub.send(Frame(time=t, image=pictures.get(s.request), keyframe=bool(frame.key_frame), shot_start=shot_start))
@@ -210,50 +196,10 @@ class VideoDecoder:
         return seconds(frame.pts, time_base) - self.origin
 
 
-def _bound(sub: Subscriber) -> int:
-    r = sub.request
-    return min(r.max_width or math.inf, r.max_height or math.inf)
-
-
 def _starts_shot(events: list, t: float) -> bool:
     """Whether scdet marked the frame presented at `t` as the first of a new shot."""
     # A chain that holds frames back may release an earlier frame's event with this one.
     return any(_CUT_KEY in e.metadata and abs(e.time - t) < 1e-3 for e in events)
-
-
-class _PictureChain:
-    """A bounded `VideoFilter`: its chain reads each frame's luma picture, not the decoded frame."""
-
-    def __init__(self, sub: Subscriber, origin: float) -> None:
-        self.sub = sub
-        self.origin = origin
-        self.runner: FilterRunner | None = None
-        self.size: tuple[int, int] | None = None  # the chain's input, fixed by the first picture
-        request = sub.request
-        self.picture = VideoFrames(format="luma", max_width=request.max_width, max_height=request.max_height)
-
-    def push(self, pictures: _Pictures, time_base) -> list[FilterEvent]:
-        """Filter this frame's picture, send the events, and return them."""
-        picture = pictures.gray_frame(self.picture, time_base)
-        if self.runner is None:
-            try:
-                self.runner = FilterRunner(self.sub.request.chain, picture=picture, origin=self.origin)
-            except FilterChainError as exc:
-                self.sub.fail(exc)
-                return []
-            self.size = (picture.width, picture.height)
-        elif (picture.width, picture.height) != self.size:  # the stream changed size midway
-            picture = picture.reformat(width=self.size[0], height=self.size[1], interpolation=_SCALER)
-        events = self.runner.push(picture)
-        for event in events:
-            self.sub.send(event)
-        return events
-
-    def flush(self) -> None:
-        if self.sub.active and self.runner is not None:
-            for event in self.runner.push(None):
-                self.sub.send(event)
-        self.sub.finish()
 
 
 _FORMATS = {"luma": "yuv420p", "gray": "gray", "rgb": "rgb24"}
@@ -277,8 +223,6 @@ class _Pictures:
         self.scalers = scalers
         self.turns = (-int(frame.rotation or 0) // 90) % 4  # clockwise quarter turns to show it upright
         self.cache: dict[tuple[int, int, str], np.ndarray] = {}
-        self.sums: dict[tuple[int, int], np.ndarray] = {}  # luma and grey of one size share them
-        self.frames: dict[tuple, object] = {}  # pictures as av.VideoFrames, for the chains that read them
 
     def get(self, request: VideoFrames) -> np.ndarray:
         w, h = self.frame.width, self.frame.height
@@ -290,18 +234,6 @@ class _Pictures:
             self.cache[key] = self._convert(stored_w, stored_h, request.format)
         return self.cache[key]
 
-    def gray_frame(self, request: VideoFrames, time_base):
-        """The picture `request` gets, as an 8-bit grey `av.VideoFrame` with this frame's time (for filters)."""
-        import av
-
-        image = self.get(request)
-        key = (image.shape, request.format)
-        if key not in self.frames:
-            picture = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="gray")
-            picture.pts, picture.time_base = self.frame.pts, time_base
-            self.frames[key] = picture
-        return self.frames[key]
-
     def _convert(self, w: int, h: int, fmt: str) -> np.ndarray:
         frame = self.frame
         name = frame.format.name
@@ -310,7 +242,7 @@ class _Pictures:
             image = _plane(frame.planes[0], w, h)
         elif blocks and (fmt == "luma" or name != "gray"):
             full_range = fmt == "gray" and not _full_range(frame)  # grey of limited-range video: stretch it
-            image = block_means(self._sums(w, h, blocks), blocks[0] * blocks[1], full_range=full_range)
+            image = box_mean(_plane(frame.planes[0], frame.width, frame.height), *blocks, full_range=full_range)
         elif fmt == "luma" and name.startswith(_YUV_PREFIXES):
             # Scaling the Y plane alone as grey, with no range conversion, keeps the stored values
             # and skips the chroma planes: 0.40 ms a 1080p frame to 320x180, against 0.80 ms as yuv420p.
@@ -323,17 +255,6 @@ class _Pictures:
             image = np.ascontiguousarray(np.rot90(image, -self.turns))
         image.flags.writeable = False  # shared between consumers that asked for the same picture
         return image
-
-    def _sums(self, w: int, h: int, blocks: tuple[int, int]) -> np.ndarray:
-        """The luma's block sums for a w x h picture, from the sums of a larger one where they nest."""
-        if (w, h) not in self.sums:
-            finer = next(((fw, fh) for fw, fh in self.sums if fw % w == 0 and fh % h == 0), None)
-            if finer is not None:  # summing sums is exact, and reads a picture instead of the frame
-                self.sums[(w, h)] = block_sums(self.sums[finer], finer[0] // w, finer[1] // h, total=blocks[0] * blocks[1])
-            else:
-                frame = self.frame
-                self.sums[(w, h)] = block_sums(_plane(frame.planes[0], frame.width, frame.height), *blocks)
-        return self.sums[(w, h)]
 
     def _scaled(self, w: int, h: int, fmt: str, *, stored_range: bool = False):
         from av.video.reformatter import ColorRange, VideoReformatter

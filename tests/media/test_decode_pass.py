@@ -239,10 +239,3 @@ class _Discard:
 
     def close(self):
         pass
-
-
-def test_a_smaller_picture_summed_from_a_larger_one_equals_one_made_from_the_frame(clip):
-    _, [alone] = _pass(clip, VideoFrames(format="gray", max_width=24))
-    _, [larger, nested] = _pass(clip, VideoFrames(max_width=48), VideoFrames(format="gray", max_width=24))
-    assert larger[0].image.shape == (32, 48) and nested[0].image.shape == (16, 24)
-    assert all(np.array_equal(a.image, b.image) for a, b in zip(alone, nested, strict=True))

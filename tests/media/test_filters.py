@@ -10,7 +10,7 @@ import pytest
 
 from pique_engine import synth
 from pique_engine.media.consumers import Collect
-from pique_engine.media.content import AudioFilter, VideoFilter, VideoFrames
+from pique_engine.media.content import AudioFilter, VideoFilter
 from pique_engine.media.decode_pass import run_pass
 from pique_engine.media.filters import AUDIO_FILTERS, VIDEO_FILTERS, FilterChainError, parse_chain
 
@@ -106,32 +106,3 @@ def test_bad_filter_arguments_fail_only_the_consumer_that_asked_with_ffmpegs_rea
     assert isinstance(stats.failures[0], FilterChainError)
     assert "FFmpeg refused the filter chain 'blackdetect=nonsense=1'" in str(stats.failures[0])
     assert 1 not in stats.failures and len(good.items) == 2
-
-
-@pytest.mark.parametrize("max_width", [48, 40], ids=["whole-blocks", "swscale"])
-def test_a_bounded_chain_reads_the_luma_picture_of_those_bounds(clip, max_width):
-    stats_out, pictures = Collect(), Collect()
-    chain = VideoFilter(chain="bbox=min_val=0,signalstats", max_width=max_width)
-    stats = run_pass(clip, [(chain, stats_out), (VideoFrames(format="luma", max_width=max_width), pictures)])
-    assert stats.failures == {}
-    averages = [(e.time, float(e.metadata["lavfi.signalstats.YAVG"])) for e in stats_out.items]
-    assert {int(e.metadata["lavfi.bbox.w"]) for e in stats_out.items} == {max_width}  # the picture, not the 96-wide frame
-    assert len(averages) == len(pictures.items) == 40
-    for (t, yavg), frame in zip(averages, pictures.items):
-        assert t == pytest.approx(frame.time, abs=1e-6)
-        assert frame.image.shape[1] == max_width
-        assert yavg == pytest.approx(float(frame.image.mean()), abs=0.01)
-
-
-def test_a_bounded_blackdetect_finds_the_black_stretch_at_the_same_frames(clip):
-    events = _events(clip, VideoFilter(chain=BLACK, max_width=48))
-    assert events["lavfi.black_start"][0] == pytest.approx(1.5, abs=1e-6)
-    assert events["lavfi.black_end"][0] == pytest.approx(2.5, abs=1e-6)
-
-
-def test_a_bad_bounded_chain_fails_alone(clip):
-    bad, frames = Collect(), Collect()
-    stats = run_pass(clip, [(VideoFilter(chain="scdet=threshold=lots", max_width=48), bad), (VideoFrames(max_width=48), frames)])
-    assert isinstance(stats.failures[0], FilterChainError)
-    assert "scdet" in str(stats.failures[0])
-    assert len(frames.items) == 40

@@ -12,7 +12,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from pique_engine import Checks, DetectorResult
 from pique_engine.media.content import VideoFilter
 
-from .fast import fast_bounds
 from .ranges import duration, leading, ms, ranges_from_events, total, trailing
 
 NAME = "black_frames"
@@ -24,9 +23,6 @@ class BlackParams(BaseModel):
     min_duration_sec: float = Field(default=0.1, ge=0, le=3600, description="blackdetect `d` (FFmpeg default 2).")
     pixel_threshold: float = Field(default=0.10, ge=0, le=1, description="blackdetect `pix_th`.")
     picture_threshold: float = Field(default=0.98, ge=0, le=1, description="blackdetect `pic_th`.")
-    fast: bool = Field(default=False, description=(
-        "Run blackdetect on each frame scaled to within 320x320 px (area-averaged luma) "
-        "instead of the full frame: a fraction of the cost; edges stay on the same frames, and a frame's black share is judged on the averaged picture."))
     max_black_sec: float | None = Field(default=None, ge=0, description="Longest black stretch allowed.")
     max_black_ratio: float | None = Field(default=None, ge=0, le=1)
     max_leading_black_sec: float | None = Field(default=None, ge=0)
@@ -38,7 +34,7 @@ def chain(p: BlackParams) -> str:
 
 
 def requests(params: BlackParams, info) -> dict:
-    return {"black": VideoFilter(chain=chain(params), **fast_bounds(params))}
+    return {"black": VideoFilter(chain=chain(params))}
 
 
 def evaluate(media, params: BlackParams) -> DetectorResult:

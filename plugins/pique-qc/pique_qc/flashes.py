@@ -9,7 +9,7 @@ least that share of its pixels changed luminance by `min_change` or more in the 
 since the previous frame, the darker side under 0.8. A transition in the direction opposite
 to the last counted one starts half a flash (a gradual change in the same direction is not a
 new one); the flashes in a one-second window are its opposing transitions halved.
-Every frame is read (a strobe is lost by sampling), scaled to within 160x160 px.
+Every frame is read (a strobe is lost by sampling), scaled to at most 160 px wide.
 """
 
 from __future__ import annotations

@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from pique_engine import Checks, DetectorResult
 from pique_engine.media.content import VideoFilter
 
-from .fast import fast_bounds
 from .ranges import duration, ranges_from_events, total
 
 NAME = "frozen_frames"
@@ -23,9 +22,6 @@ class FrozenParams(BaseModel):
 
     noise_db: float = Field(default=-60.0, ge=-140, le=0, description="freezedetect `n` in dB.")
     min_duration_sec: float = Field(default=0.5, gt=0, le=3600, description="freezedetect `d` (FFmpeg default 2).")
-    fast: bool = Field(default=False, description=(
-        "Run freezedetect on each frame scaled to within 320x320 px (area-averaged luma) "
-        "instead of the full frame: a fraction of the cost; the averaging smooths away noise and sub-pixel motion."))
     max_frozen_sec: float | None = Field(default=None, ge=0, description="Longest frozen stretch allowed.")
     max_frozen_ratio: float | None = Field(default=None, ge=0, le=1)
 
@@ -35,7 +31,7 @@ def chain(p: FrozenParams) -> str:
 
 
 def requests(params: FrozenParams, info) -> dict:
-    return {"freeze": VideoFilter(chain=chain(params), **fast_bounds(params))}
+    return {"freeze": VideoFilter(chain=chain(params))}
 
 
 def evaluate(media, params: FrozenParams) -> DetectorResult:

@@ -7,7 +7,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from pique_engine import Checks, DetectorResult
 from pique_engine.media.content import VideoFilter
 
-from .fast import fast_bounds
 from .ranges import duration, ms
 
 NAME = "scene_cuts"
@@ -17,16 +16,13 @@ class SceneParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     threshold: float = Field(default=10.0, ge=0, le=100, description="scdet `threshold` (FFmpeg default 10).")
-    fast: bool = Field(default=False, description=(
-        "Run scdet on each frame scaled to within 320x320 px (area-averaged luma) "
-        "instead of the full frame: a fraction of the cost; a cut between two busy pictures of the same average brightness may score under the threshold."))
     min_cuts_per_minute: float | None = Field(default=None, ge=0, description="e.g. 6 for a short video.")
     max_cuts_per_minute: float | None = Field(default=None, ge=0)
     max_shot_sec: float | None = Field(default=None, gt=0, description="Longest shot allowed.")
 
 
 def requests(params: SceneParams, info) -> dict:
-    return {"scdet": VideoFilter(chain=f"scdet=threshold={params.threshold:g}", **fast_bounds(params))}
+    return {"scdet": VideoFilter(chain=f"scdet=threshold={params.threshold:g}")}
 
 
 def evaluate(media, params: SceneParams) -> DetectorResult:
