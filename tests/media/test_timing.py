@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import io
+import random
+from fractions import Fraction
 
 import pytest
 
@@ -10,7 +12,7 @@ from pique_engine.errors import ProbeError
 from pique_engine.evaluation import Evaluator, MediaSource
 from pique_engine.judge import bind_judge, parse_judge
 from pique_engine.media.probe import probe
-from pique_engine.media.timing import MAX_FPS, check_timing
+from pique_engine.media.timing import MAX_FPS, check_timing, seconds
 from pique_engine.plugins import load_plugins
 
 from .. import crafted_media as hm
@@ -53,3 +55,11 @@ def test_the_evaluation_of_such_a_file_fails_with_that_message(tmp_path):
     payload = Evaluator(plugins).evaluate(MediaSource.from_path(path), judge, job_id="job_t").payload
     assert payload.status == "failed"
     assert "the mp4 file's timing tables are inconsistent" in payload.error
+
+
+def test_seconds_equal_fraction_arithmetic_to_the_last_bit():
+    rng = random.Random(4)
+    bases = [Fraction(1, 90000), Fraction(1, 48000), Fraction(1001, 30000), Fraction(1, 1000), Fraction(1, 12800), Fraction(1, 44100)]
+    for _ in range(20000):
+        pts, base = rng.randrange(-10**6, 10**13), rng.choice(bases)
+        assert seconds(pts, base) == float(pts * base)
