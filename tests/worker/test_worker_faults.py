@@ -244,8 +244,8 @@ def test_after_a_sigkill_mid_batch_a_restarted_worker_settles_every_job_without_
     renewed), and uploads whose notifications it took are found at start, whether or not the
     emulator ever redelivers them. Upload windows are the default 15 minutes: the periodic
     sweep of expired URLs plays no part."""
-    env = {"PIQUE_CONCURRENCY": "2", "PIQUE_ACK_EXTENSION_SEC": "600", **FAST_RECOVERY}  # no redelivery for 10 minutes
-    env |= SHORT_SEND_LEASE
+    # No redelivery for 10 minutes.
+    env = {"PIQUE_CONCURRENCY": "2", "PIQUE_ACK_EXTENSION_SEC": "600", **FAST_RECOVERY, **SHORT_SEND_LEASE}
     first = world.start_worker(log_dir=tmp_path, extra_env=env)
     jobs = [upload(world, SMALL, f"k{i}.mp4") for i in range(16)]
     world.receiver.wait_for(2, timeout=60)
